@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../config/load.js';
+import { errorMessage } from '../errors.js';
+import { Signet } from '../server/signet.js';
+
+const USAGE = `Usage: signet <command> [options]
+
+Commands:
+  serve [--config FILE]     run the proxy (default config: the embedded config/default.yaml)
+  verify-config FILE        validate a config file and exit (0 valid, 1 invalid)
+
+Options:
+  -h, --help                show this help`;
+
+/** Thin: flags → library calls. Exit codes: 0 ok, 1 invalid input, 2 runtime error. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command ? 0 : 1;
+  }
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case 'verify-config':
+      return verifyConfig(rest);
+    default:
+      process.stderr.write(`signet: unknown command "${command}"\n${USAGE}\n`);
+      return 1;
+  }
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, strict: true });
+  const path = values.config ?? DEFAULT_CONFIG_PATH;
+  let config;
+  try {
+    config = await loadConfigFile(path);
+  } catch (err) {
+    process.stderr.write(`signet: ${errorMessage(err)}\n`);
+    return 1;
+  }
+  const logger = pino({ level: config.log.level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+  const signet = new Signet({ config, logger });
+  try {
+    await signet.start();
+  } catch (err) {
+    logger.fatal({ err: errorMessage(err) }, 'cannot start');
+    return 2;
+  }
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string): void => {
+      logger.info({ signal }, 'shutting down');
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      signet.stop().then(resolve, resolve);
+    };
+    const onTerm = (): void => shutdown('SIGTERM');
+    const onInt = (): void => shutdown('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+  return 0;
+}
+
+async function verifyConfig(args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, strict: true });
+  const path = positionals[0];
+  if (!path) {
+    process.stderr.write('signet: verify-config needs a FILE\n');
+    return 1;
+  }
+  try {
+    const config = await loadConfigFile(path);
+    process.stdout.write(`${path}: valid (${config.upstreams.size} upstream(s), default ${config.defaultUpstream ?? 'none'})\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`${errorMessage(err)}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`signet: ${errorMessage(err)}\n`);
+    process.exitCode = 2;
+  },
+);

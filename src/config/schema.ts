@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import { DEFAULTS } from './defaults.js';
+
+/**
+ * The YAML configuration schema. Every object is strict: an unknown key is an error that names
+ * its path (zod's `unrecognized_keys`), so a typo never silently falls back to a default.
+ */
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4,
+};
+
+/** A byte size: a non-negative integer, or a string such as "512MiB" or "20 GB". */
+const size = z.union([
+  z.number().int().nonnegative(),
+  z.string().transform((text, ctx) => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+    const unit = m ? SIZE_UNITS[(m[2] ?? '').toLowerCase()] : undefined;
+    if (!m || unit === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a size: use bytes or a number with B, KiB, MiB, GiB, TiB, KB, MB, GB or TB` });
+      return z.NEVER;
+    }
+    return Math.floor(Number(m[1]) * unit);
+  }),
+]);
+
+const port = z.number().int().min(0).max(65535);
+const positiveMs = z.number().int().positive();
+
+/** Registry host names as Docker spells them ("docker.io", "ghcr.io", "registry.corp:5000"). */
+export const UPSTREAM_NAME = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?$/;
+
+const credentials = z
+  .object({
+    username: z.string().min(1),
+    password: z.string().optional(),
+    passwordFile: z.string().min(1).optional(),
+    passwordEnv: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((c) => [c.password, c.passwordFile, c.passwordEnv].filter((v) => v !== undefined).length === 1, {
+    message: 'set exactly one of password, passwordFile or passwordEnv',
+  });
+
+const upstream = z
+  .object({
+    url: z
+      .string()
+      .url()
+      .refine((u) => /^https?:$/.test(new URL(u).protocol), { message: 'upstream url must be http:// or https://' })
+      .refine((u) => new URL(u).pathname.replace(/\/+$/, '') === '', {
+        message: 'upstream url must be the registry root (no path): /v2/ is added by Signet',
+      }),
+    credentials: credentials.optional(),
+    timeouts: z
+      .object({
+        connectMs: positiveMs.default(DEFAULTS.upstreamConnectTimeoutMs),
+        responseMs: positiveMs.default(DEFAULTS.upstreamResponseTimeoutMs),
+        idleMs: positiveMs.default(DEFAULTS.upstreamIdleTimeoutMs),
+      })
+      .strict()
+      .default({
+        connectMs: DEFAULTS.upstreamConnectTimeoutMs,
+        responseMs: DEFAULTS.upstreamResponseTimeoutMs,
+        idleMs: DEFAULTS.upstreamIdleTimeoutMs,
+      }),
+    retries: z
+      .object({
+        max: z.number().int().min(0).max(10).default(DEFAULTS.upstreamRetries),
+        baseDelayMs: positiveMs.default(DEFAULTS.upstreamRetryBaseDelayMs),
+        maxDelayMs: positiveMs.default(DEFAULTS.upstreamRetryMaxDelayMs),
+      })
+      .strict()
+      .default({
+        max: DEFAULTS.upstreamRetries,
+        baseDelayMs: DEFAULTS.upstreamRetryBaseDelayMs,
+        maxDelayMs: DEFAULTS.upstreamRetryMaxDelayMs,
+      }),
+    maxRedirects: z.number().int().min(0).max(20).default(DEFAULTS.upstreamMaxRedirects),
+    /** Docker Hub convention: a one-component name means "library/<name>". */
+    officialNamespace: z.string().optional(),
+  })
+  .strict();
+
+export const POLICY_MODES = ['enforce', 'audit', 'off'] as const;
+export type PolicyMode = (typeof POLICY_MODES)[number];
+
+const rule = z
+  .object({
+    match: z.string().min(1),
+    mode: z.enum(POLICY_MODES),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    listen: z
+      .object({
+        host: z.string().min(1).default(DEFAULTS.listenHost),
+        port: port.default(DEFAULTS.listenPort),
+        tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
+      })
+      .strict()
+      .default({ host: DEFAULTS.listenHost, port: DEFAULTS.listenPort }),
+    storage: z
+      .object({
+        path: z.string().min(1).default(DEFAULTS.storagePath),
+        maxBytes: size.default(DEFAULTS.storageMaxBytes),
+      })
+      .strict()
+      .default({ path: DEFAULTS.storagePath, maxBytes: DEFAULTS.storageMaxBytes }),
+    cache: z
+      .object({
+        manifestMemoryBytes: size.default(DEFAULTS.manifestMemoryBytes),
+        tagCheckSeconds: z.number().nonnegative().default(DEFAULTS.tagCheckSeconds),
+      })
+      .strict()
+      .default({ manifestMemoryBytes: DEFAULTS.manifestMemoryBytes, tagCheckSeconds: DEFAULTS.tagCheckSeconds }),
+    defaultUpstream: z.string().optional(),
+    upstreams: z.record(z.string().regex(UPSTREAM_NAME, 'upstream names are registry host names such as docker.io'), upstream),
+    policy: z
+      .object({
+        default: z.enum(POLICY_MODES).default('enforce'),
+        rules: z.array(rule).default([]),
+      })
+      .strict()
+      .default({ default: 'enforce', rules: [] }),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    if (cfg.defaultUpstream !== undefined && !(cfg.defaultUpstream in cfg.upstreams)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultUpstream'],
+        message: `"${cfg.defaultUpstream}" is not one of upstreams (${Object.keys(cfg.upstreams).join(', ') || 'none configured'})`,
+      });
+    }
+  });
+
+export type RawConfig = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;

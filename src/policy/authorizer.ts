@@ -1,0 +1,50 @@
+import type { PolicyMode } from '../config/schema.js';
+
+/** What the proxy asks before it serves anything: one decision per request. */
+export interface TagRequest {
+  upstream: string;
+  repository: string;
+  tag: string;
+}
+
+export interface DigestRequest {
+  upstream: string;
+  repository: string;
+  digest: string;
+  kind: 'manifest' | 'blob';
+  /** Whether the digest descends from something already served for this repository. */
+  inLineage: boolean;
+}
+
+export interface TagDecision {
+  mode: PolicyMode;
+  /**
+   * The digest the tag must resolve to (a trust source's signed target). When set, the proxy
+   * serves exactly this manifest and never asks the upstream what the tag means.
+   */
+  pinned?: { digest: string; size: number | undefined };
+}
+
+export interface DigestDecision {
+  mode: PolicyMode;
+}
+
+/**
+ * The per-request "authorise" step between routing and serving. Implementations throw a
+ * `SignetError('DENIED', reason)` to refuse.
+ */
+export interface Authorizer {
+  authorizeTag(request: TagRequest): Promise<TagDecision>;
+  authorizeDigest(request: DigestRequest): Promise<DigestDecision>;
+}
+
+/** Policy mode "off": everything through, lineage still recorded by the proxy. */
+export class AllowAllAuthorizer implements Authorizer {
+  async authorizeTag(): Promise<TagDecision> {
+    return { mode: 'off' };
+  }
+
+  async authorizeDigest(): Promise<DigestDecision> {
+    return { mode: 'off' };
+  }
+}

@@ -1,0 +1,44 @@
+import { DEFAULTS } from '../config/defaults.js';
+import { SignetError, type ErrorCode } from '../errors.js';
+import { readLimited, type UpstreamResponse } from '../registry/upstream-client.js';
+
+/**
+ * Turns a non-success upstream answer into the error the client should see. `notFound` is the
+ * OCI code for a 404 of this kind of request (MANIFEST_UNKNOWN, BLOB_UNKNOWN, ...).
+ */
+export async function upstreamFailure(upstream: string, res: UpstreamResponse, what: string, notFound: ErrorCode): Promise<SignetError> {
+  const text = await readLimited(res.body, DEFAULTS.errorBodyMaxBytes).catch(() => '');
+  const said = firstOciMessage(text);
+  const suffix = said ? `: ${said}` : '';
+  switch (res.status) {
+    case 404:
+      return new SignetError(said?.startsWith('NAME_UNKNOWN') ? 'NAME_UNKNOWN' : notFound, `${what} not found at upstream ${upstream}${suffix}`);
+    case 401:
+    case 403:
+      // The client cannot fix this by authenticating to Signet: say who has to act.
+      return new SignetError(
+        'DENIED',
+        `upstream ${upstream} denied access to ${what} (HTTP ${res.status})${suffix}; the repository may not exist, or Signet needs upstreams.${upstream}.credentials`,
+      );
+    case 429:
+      return new SignetError('TOOMANYREQUESTS', `upstream ${upstream} is rate-limiting Signet${suffix}`, { status: 429 });
+    default:
+      return new SignetError('UPSTREAM_ERROR', `upstream ${upstream} answered HTTP ${res.status} for ${what}${suffix}`);
+  }
+}
+
+/** "CODE: message" of the first entry of an OCI error body, if the text is one. */
+function firstOciMessage(text: string): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    const errors = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)['errors'] : undefined;
+    const first: unknown = Array.isArray(errors) ? errors[0] : undefined;
+    if (typeof first !== 'object' || first === null) return undefined;
+    const code = (first as Record<string, unknown>)['code'];
+    const message = (first as Record<string, unknown>)['message'];
+    const clip = (s: unknown): string => String(s).replace(/[^\x20-\x7e]/g, '?').slice(0, 300);
+    return `${typeof code === 'string' ? clip(code) : 'UNKNOWN'}: ${typeof message === 'string' ? clip(message) : ''}`.trim();
+  } catch {
+    return undefined;
+  }
+}

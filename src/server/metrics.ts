@@ -1,0 +1,69 @@
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import type { UpstreamObserver } from '../registry/upstream-client.js';
+
+/** Prometheus metrics, on a registry of their own (no process-global state). */
+export class Metrics implements UpstreamObserver {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: 'signet_http_requests_total',
+    help: 'Client requests answered, by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly cacheHits = new Counter({
+    name: 'signet_cache_hits_total',
+    help: 'Requests served from the cache, by kind (blob, manifest)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly cacheMisses = new Counter({
+    name: 'signet_cache_misses_total',
+    help: 'Requests that needed the upstream, by kind (blob, manifest)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamRequests = new Counter({
+    name: 'signet_upstream_requests_total',
+    help: 'Requests sent to upstream registries, by upstream, method and status ("error" for network failures)',
+    labelNames: ['upstream', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamBytes = new Counter({
+    name: 'signet_upstream_bytes_total',
+    help: 'Manifest and blob bytes received from upstream registries',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamBlobFetches = new Counter({
+    name: 'signet_upstream_blob_fetches_total',
+    help: 'Blob downloads started from upstream registries (concurrent requests share one)',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+  readonly digestMismatches = new Counter({
+    name: 'signet_digest_mismatches_total',
+    help: 'Upstream content whose bytes did not match the requested digest or size, by kind',
+    labelNames: ['upstream', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly staleServes = new Counter({
+    name: 'signet_stale_tag_serves_total',
+    help: 'Tags answered from the last known digest because the upstream was unreachable',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+  readonly evictions = new Counter({
+    name: 'signet_cache_evictions_total',
+    help: 'Cache entries removed to stay within storage.maxBytes, by namespace',
+    labelNames: ['namespace'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'signet_' });
+  }
+
+  request(upstream: string, method: string, status: number | 'error'): void {
+    this.upstreamRequests.inc({ upstream, method, status: String(status) });
+  }
+}

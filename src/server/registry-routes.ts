@@ -1,0 +1,163 @@
+import type { Context } from 'koa';
+import { SignetError } from '../errors.js';
+import { API_VERSION, HEADERS, acceptsMediaType } from '../registry/media-types.js';
+import { parseDigest, parseReference } from '../registry/names.js';
+import { header } from '../registry/upstream-client.js';
+import type { BlobService } from '../proxy/blobs.js';
+import { parseRange } from '../proxy/blobs.js';
+import type { ManifestService } from '../proxy/manifests.js';
+import type { Router, Target } from '../proxy/router.js';
+import { upstreamFailure } from '../proxy/upstream-errors.js';
+import type { RequestState } from './middleware.js';
+
+export interface RegistryRoutesOptions {
+  router: Router;
+  manifests: ManifestService;
+  blobs: BlobService;
+}
+
+const MANIFEST_OR_BLOB = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/;
+const TAGS_LIST = /^\/v2\/(.+)\/tags\/list$/;
+const REFERRERS = /^\/v2\/(.+)\/referrers\/([^/]+)$/;
+
+/** The read side of the OCI distribution API (end-1 to end-3, end-8a, end-12a). */
+export function registryRoutes(options: RegistryRoutesOptions) {
+  return async (ctx: Context): Promise<void> => {
+    const path = ctx.path;
+    const state = ctx.state as RequestState;
+    ctx.set(HEADERS.apiVersion, API_VERSION);
+    if (path === '/v2/' || path === '/v2') {
+      state.route = 'base';
+      assertReadMethod(ctx);
+      ctx.body = {};
+      return;
+    }
+    let m: RegExpExecArray | null;
+    if ((m = MANIFEST_OR_BLOB.exec(path))) {
+      const [, name = '', kind, ref = ''] = m;
+      state.route = kind === 'manifests' ? 'manifest' : 'blob';
+      assertReadMethod(ctx);
+      const target = resolve(ctx, options, name);
+      if (kind === 'manifests') await serveManifest(ctx, options, target, ref);
+      else await serveBlob(ctx, options, target, ref);
+      return;
+    }
+    if ((m = TAGS_LIST.exec(path))) {
+      state.route = 'tags';
+      assertReadMethod(ctx);
+      const target = resolve(ctx, options, m[1] ?? '');
+      const query = new URLSearchParams();
+      const n = ctx.query['n'];
+      const last = ctx.query['last'];
+      if (typeof n === 'string') {
+        if (!/^\d{1,6}$/.test(n)) throw new SignetError('UNSUPPORTED', `query parameter n must be a non-negative integer, got "${n.slice(0, 20)}"`);
+        query.set('n', n);
+      }
+      if (typeof last === 'string') query.set('last', last);
+      await passThrough(ctx, target, `/v2/${target.repository}/tags/list${query.size ? `?${query}` : ''}`, 'NAME_UNKNOWN');
+      return;
+    }
+    if ((m = REFERRERS.exec(path))) {
+      state.route = 'referrers';
+      assertReadMethod(ctx);
+      const target = resolve(ctx, options, m[1] ?? '');
+      const digest = parseDigest(m[2] ?? '');
+      const query = new URLSearchParams();
+      const artifactType = ctx.query['artifactType'];
+      if (typeof artifactType === 'string') query.set('artifactType', artifactType);
+      await passThrough(ctx, target, `/v2/${target.repository}/referrers/${digest.value}${query.size ? `?${query}` : ''}`, 'MANIFEST_UNKNOWN');
+      return;
+    }
+    state.route = 'unknown';
+    throw new SignetError('UNSUPPORTED', `no such registry endpoint: ${printable(path)}`, { status: 404 });
+  };
+}
+
+function assertReadMethod(ctx: Context): void {
+  if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+    ctx.set('Allow', 'GET, HEAD');
+    throw new SignetError('UNSUPPORTED', `${ctx.method} is not supported: Signet is a read-only pull-through proxy`, { status: 405 });
+  }
+}
+
+function resolve(ctx: Context, options: RegistryRoutesOptions, name: string): Target {
+  const ns = ctx.query['ns'];
+  const target = options.router.resolve(name, typeof ns === 'string' ? ns : Array.isArray(ns) ? (ns[0] ?? '') : undefined);
+  const state = ctx.state as RequestState;
+  state.upstream = target.upstream.name;
+  state.repository = target.repository;
+  return target;
+}
+
+async function serveManifest(ctx: Context, options: RegistryRoutesOptions, target: Target, ref: string): Promise<void> {
+  const reference = parseReference(ref);
+  const served = await options.manifests.get(target, reference);
+  (ctx.state as RequestState).cache = served.cache;
+  const accept = ctx.get('Accept');
+  if (!acceptsMediaType(accept, served.mediaType)) {
+    throw new SignetError('MANIFEST_UNKNOWN', `manifest ${ref} is ${served.mediaType}, which the client's Accept header does not allow`, { status: 404 });
+  }
+  ctx.status = 200;
+  ctx.set('Content-Type', served.mediaType);
+  ctx.set(HEADERS.contentDigest, served.digest);
+  ctx.set('ETag', `"${served.digest}"`);
+  // Koa sends no body for HEAD but keeps the Content-Length of the body that a GET would get.
+  ctx.body = served.bytes;
+}
+
+async function serveBlob(ctx: Context, options: RegistryRoutesOptions, target: Target, ref: string): Promise<void> {
+  const digest = parseDigest(ref);
+  const method = ctx.method === 'HEAD' ? 'HEAD' : 'GET';
+  const served = await options.blobs.get(target, digest, method, method === 'GET' ? parseRange(ctx.get('Range')) : undefined);
+  (ctx.state as RequestState).cache = served.cache;
+  ctx.set('Content-Type', 'application/octet-stream');
+  ctx.set(HEADERS.contentDigest, digest.value);
+  ctx.set('Accept-Ranges', 'bytes');
+  ctx.set('ETag', `"${digest.value}"`);
+  if (served.range) {
+    ctx.status = 206;
+    ctx.set('Content-Range', `bytes ${served.range.start}-${served.range.end}/${served.size ?? '*'}`);
+  } else {
+    ctx.status = 200;
+  }
+  if (!served.stream) {
+    // HEAD: leave the body unset (a null body would turn the status into 204).
+    if (served.size !== undefined) ctx.length = served.size;
+    return;
+  }
+  const stream = served.stream;
+  // A failed stream after the headers went out (digest mismatch, upstream reset) must not look
+  // like a complete response: cut the connection.
+  stream.once('error', () => ctx.req.socket.destroy());
+  ctx.body = stream;
+  const length = served.range ? served.range.end - served.range.start + 1 : served.size;
+  if (length !== undefined) ctx.length = length;
+}
+
+async function passThrough(ctx: Context, target: Target, path: string, notFound: 'NAME_UNKNOWN' | 'MANIFEST_UNKNOWN'): Promise<void> {
+  const res = await target.upstream.request({ method: ctx.method === 'HEAD' ? 'HEAD' : 'GET', path, repository: target.repository });
+  if (res.status !== 200) throw await upstreamFailure(target.upstream.name, res, `${target.repository} (${path.split('?')[0]?.split('/').slice(-2).join('/')})`, notFound);
+  ctx.status = 200;
+  const type = header(res.headers, 'content-type');
+  if (type) ctx.set('Content-Type', type);
+  const link = header(res.headers, 'link');
+  if (link) {
+    // The upstream's pagination link names its own repository path; the client used its own.
+    ctx.set('Link', link.replace(`/v2/${target.repository}/`, `/v2/${target.clientName}/`));
+  }
+  if (ctx.method === 'HEAD') {
+    res.body.resume();
+    const length = Number(header(res.headers, 'content-length'));
+    if (Number.isFinite(length)) ctx.length = length;
+    return;
+  }
+  res.body.once('error', () => ctx.req.socket.destroy());
+  ctx.body = res.body;
+  const length = Number(header(res.headers, 'content-length'));
+  if (Number.isFinite(length)) ctx.length = length;
+}
+
+function printable(text: string): string {
+  const clean = text.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > 100 ? `${clean.slice(0, 97)}...` : clean;
+}

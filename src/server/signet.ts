@@ -1,0 +1,176 @@
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+import { DEFAULTS } from '../config/defaults.js';
+import type { Config } from '../config/load.js';
+import { SignetError, errorMessage } from '../errors.js';
+import { ContentStore } from '../cache/content-store.js';
+import { LineageStore } from '../cache/lineage-store.js';
+import { ManifestCache } from '../cache/manifest-cache.js';
+import { TagStore } from '../cache/tag-store.js';
+import { AllowAllAuthorizer, type Authorizer } from '../policy/authorizer.js';
+import { BlobService } from '../proxy/blobs.js';
+import { ManifestService } from '../proxy/manifests.js';
+import { Router } from '../proxy/router.js';
+import { UpstreamClient } from '../registry/upstream-client.js';
+import { Metrics } from './metrics.js';
+import { accessLogMiddleware, errorMiddleware } from './middleware.js';
+import { rawErrorResponse } from './oci-errors.js';
+import { registryRoutes } from './registry-routes.js';
+
+export interface SignetOptions {
+  config: Config;
+  logger: Logger;
+  /** Injected for tests: defaults to the policy of the config. */
+  authorizer?: Authorizer;
+  clock?: () => number;
+}
+
+/**
+ * The composition root: builds the stores, upstream clients, proxy services and the Koa app from
+ * a validated config, and owns the HTTP server's life cycle (graceful shutdown included).
+ */
+export class Signet {
+  readonly metrics = new Metrics();
+  readonly #options: SignetOptions;
+  readonly #logger: Logger;
+  readonly #store: ContentStore;
+  readonly #upstreams = new Map<string, UpstreamClient>();
+  readonly app: Koa;
+  #server: Server | undefined;
+  #ready = false;
+  readonly #active = new Set<Context>();
+
+  constructor(options: SignetOptions) {
+    this.#options = options;
+    const { config, logger } = options;
+    this.#logger = logger;
+    const clock = options.clock ?? Date.now;
+    this.#store = new ContentStore({
+      root: config.storage.path,
+      maxBytes: config.storage.maxBytes,
+      logger,
+      clock,
+      onEvict: (namespace) => this.metrics.evictions.inc({ namespace }),
+    });
+    for (const upstream of config.upstreams.values()) {
+      this.#upstreams.set(upstream.name, new UpstreamClient(upstream, { logger, observer: this.metrics, clock }));
+    }
+    const router = new Router({
+      upstreams: this.#upstreams,
+      defaultUpstream: config.defaultUpstream,
+      officialNamespaces: new Map([...config.upstreams.values()].map((u) => [u.name, u.officialNamespace])),
+    });
+    const authorizer = options.authorizer ?? new AllowAllAuthorizer();
+    const lineage = new LineageStore(join(config.storage.path, 'state'));
+    const manifests = new ManifestService({
+      manifests: new ManifestCache(this.#store, config.cache.manifestMemoryBytes),
+      tags: new TagStore(join(config.storage.path, 'state')),
+      lineage,
+      authorizer,
+      metrics: this.metrics,
+      logger,
+      tagCheckSeconds: config.cache.tagCheckSeconds,
+      clock,
+    });
+    const blobs = new BlobService({ store: this.#store, lineage, authorizer, metrics: this.metrics, logger });
+
+    const app = new Koa({ proxy: false });
+    // Errors are answered by errorMiddleware; Koa's default handler would print them again.
+    app.silent = true;
+    app.on('error', (err: unknown) => this.#logger.debug({ err: errorMessage(err) }, 'response stream error'));
+    app.use(this.#track());
+    app.use(accessLogMiddleware(logger, this.metrics));
+    app.use(errorMiddleware(logger));
+    app.use(this.#operations());
+    app.use(registryRoutes({ router, manifests, blobs }));
+    this.app = app;
+  }
+
+  /** Prepares storage, then listens. Resolves with the bound address. */
+  async start(): Promise<AddressInfo> {
+    const { config } = this.#options;
+    await this.#store.init();
+    const handler = this.app.callback();
+    const server = config.listen.tls
+      ? createHttpsServer(
+          { cert: readFileSync(config.listen.tls.certFile), key: readFileSync(config.listen.tls.keyFile), maxHeaderSize: DEFAULTS.maxHeaderBytes },
+          handler,
+        )
+      : createHttpServer({ maxHeaderSize: DEFAULTS.maxHeaderBytes }, handler);
+    // Requests Node rejects before Koa sees them still get an OCI JSON answer.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (!socket.writable) return socket.destroy();
+      if (err.code === 'HPE_HEADER_OVERFLOW') {
+        socket.end(rawErrorResponse(431, 'Request Header Fields Too Large', 'UNSUPPORTED', `request headers exceed ${DEFAULTS.maxHeaderBytes} bytes`));
+      } else {
+        socket.end(rawErrorResponse(400, 'Bad Request', 'UNSUPPORTED', 'malformed HTTP request'));
+      }
+    });
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new SignetError('INTERNAL', `cannot listen on ${config.listen.host}:${config.listen.port}: ${errorMessage(err)}`, { cause: err })));
+      server.listen(config.listen.port, config.listen.host, () => resolve());
+    });
+    this.#ready = true;
+    const address = server.address() as AddressInfo;
+    this.#logger.info({ host: address.address, port: address.port, tls: Boolean(config.listen.tls), upstreams: [...this.#upstreams.keys()] }, 'signet listening');
+    return address;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, let in-flight requests (blob streams included) finish
+   * within the grace period, then close what is left.
+   */
+  async stop(graceMs: number = DEFAULTS.shutdownGraceMs): Promise<void> {
+    this.#ready = false;
+    const server = this.#server;
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + graceMs;
+      while (this.#active.size > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        server.closeIdleConnections();
+      }
+      server.closeAllConnections();
+      await closed;
+    }
+    await Promise.all([...this.#upstreams.values()].map((u) => u.close()));
+    this.#logger.info('signet stopped');
+  }
+
+  #track() {
+    return async (ctx: Context, next: Next): Promise<void> => {
+      this.#active.add(ctx);
+      ctx.res.once('close', () => this.#active.delete(ctx));
+      await next();
+    };
+  }
+
+  #operations() {
+    return async (ctx: Context, next: Next): Promise<void> => {
+      switch (ctx.path) {
+        case '/healthz':
+          ctx.body = { status: 'ok' };
+          return;
+        case '/readyz':
+          ctx.status = this.#ready ? 200 : 503;
+          ctx.body = { status: this.#ready ? 'ready' : 'not ready' };
+          return;
+        case '/metrics':
+          ctx.set('Content-Type', this.metrics.registry.contentType);
+          ctx.body = await this.metrics.registry.metrics();
+          return;
+        default:
+          await next();
+      }
+    };
+  }
+}
