@@ -77,6 +77,9 @@ function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
       if (issue.code === 'unrecognized_keys') {
         return issue.keys.map((k) => `unknown key "${base ? `${base}.` : ''}${k}"`).join('; ');
       }
+      if (issue.code === 'invalid_key') {
+        return `${base}: invalid name: ${issue.issues.map((i) => i.message).join('; ')}`;
+      }
       return `${base || '(top level)'}: ${issue.message}`;
     })
     .join('; ');

@@ -11,18 +11,20 @@ const SIZE_UNITS: Record<string, number> = {
 };
 
 /** A byte size: a non-negative integer, or a string such as "512MiB" or "20 GB". */
-const size = z.union([
-  z.number().int().nonnegative(),
-  z.string().transform((text, ctx) => {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
-    const unit = m ? SIZE_UNITS[(m[2] ?? '').toLowerCase()] : undefined;
-    if (!m || unit === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${text}" is not a size: use bytes or a number with B, KiB, MiB, GiB, TiB, KB, MB, GB or TB` });
-      return z.NEVER;
-    }
-    return Math.floor(Number(m[1]) * unit);
-  }),
-]);
+const size = z.union([z.number(), z.string()], { error: 'expected a size: bytes or a string such as "512MiB"' }).transform((value, ctx) => {
+  if (typeof value === 'number') {
+    if (Number.isSafeInteger(value) && value >= 0) return value;
+    ctx.addIssue({ code: 'custom', message: `${value} is not a size: use a whole number of bytes` });
+    return z.NEVER;
+  }
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  const unit = m ? SIZE_UNITS[(m[2] ?? '').toLowerCase()] : undefined;
+  if (!m || unit === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a size: use bytes or a number with B, KiB, MiB, GiB, TiB, KB, MB, GB or TB` });
+    return z.NEVER;
+  }
+  return Math.floor(Number(m[1]) * unit);
+});
 
 const port = z.number().int().min(0).max(65535);
 const positiveMs = z.number().int().positive();

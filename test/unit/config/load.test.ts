@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { DEFAULT_CONFIG_PATH, loadConfigFile, parseConfig } from '../../../src/config/load.js';
+
+const minimal = `
+upstreams:
+  docker.io: {url: "http://127.0.0.1:5001"}
+policy: {default: "off"}
+`;
+
+function rejects(text: string, pattern: RegExp): void {
+  assert.throws(() => parseConfig(text, 'test.yaml', { env: {} }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'CONFIG_INVALID');
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+test('the embedded default config loads as is', async () => {
+  const config = await loadConfigFile(DEFAULT_CONFIG_PATH);
+  assert.equal(config.listen.port, 5000);
+  assert.equal(config.defaultUpstream, 'docker.io');
+  assert.equal(config.upstreams.get('docker.io')?.officialNamespace, 'library');
+  assert.equal(config.storage.maxBytes, 20 * 1024 ** 3);
+});
+
+test('defaults fill every omitted key', () => {
+  const config = parseConfig(minimal, 'test.yaml');
+  assert.equal(config.listen.host, '0.0.0.0');
+  assert.equal(config.defaultUpstream, 'docker.io', 'a single upstream is the default');
+  const u = config.upstreams.get('docker.io');
+  assert.equal(u?.retries.max, 3);
+  assert.equal(u?.timeouts.connectMs, 10_000);
+});
+
+test('unknown keys are rejected with their full path', () => {
+  rejects(`${minimal}\nlisten: {host: a, prot: 1}\n`, /unknown key "listen\.prot"/);
+  rejects(`upstreams:\n  docker.io: {url: "http://x", credential: {}}\npolicy: {default: "off"}\n`, /unknown key "upstreams\.docker\.io\.credential"/);
+  rejects(`${minimal}\nextra: 1\n`, /unknown key "extra"/);
+});
+
+test('invalid values name their path and what to do', () => {
+  rejects(`${minimal}\nstorage: {maxBytes: "lots"}\n`, /storage\.maxBytes: "lots" is not a size/);
+  rejects(`upstreams:\n  docker.io: {url: "ftp://x"}\npolicy: {default: "off"}\n`, /upstreams\.docker\.io\.url/);
+  rejects(`upstreams:\n  docker.io: {url: "http://x/v2/"}\npolicy: {default: "off"}\n`, /registry root/);
+  rejects(`upstreams:\n  Bad_Name: {url: "http://x"}\npolicy: {default: "off"}\n`, /host names/);
+  rejects(`${minimal}\ndefaultUpstream: ghcr.io\n`, /defaultUpstream: "ghcr\.io" is not one of upstreams \(docker\.io\)/);
+  rejects(`${minimal}\nlisten: {port: 70000}\n`, /listen\.port/);
+  rejects('upstreams: [\n', /invalid YAML/);
+  rejects(`${minimal}\nlisten: {port: 1}\nlisten: {port: 2}\n`, /invalid YAML/);
+});
+
+test('sizes accept units', () => {
+  const config = parseConfig(`${minimal}\nstorage: {maxBytes: 512MiB}\ncache: {manifestMemoryBytes: "2 GB"}\n`, 't');
+  assert.equal(config.storage.maxBytes, 512 * 1024 ** 2);
+  assert.equal(config.cache.manifestMemoryBytes, 2e9);
+});
+
+test('policy modes that need a trust source are refused with a pointer to the key', () => {
+  rejects(`upstreams:\n  docker.io: {url: "http://x"}\n`, /policy\.default: mode "enforce" needs a trust source/);
+  rejects(`${minimal.replace('policy: {default: "off"}', '')}policy:\n  default: "off"\n  rules: [{match: "docker.io/**", mode: audit}]\n`, /policy\.rules\.0\.mode/);
+});
+
+test('credentials come from inline, env or file, exactly one, and are never printed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'signet-config-'));
+  const file = join(dir, 'pw');
+  await writeFile(file, 's3cret-file\n');
+  const base = (creds: string): string => `upstreams:\n  r.example: {url: "http://x", credentials: ${creds}}\npolicy: {default: "off"}\n`;
+  const fromFile = parseConfig(base(`{username: u, passwordFile: "${file}"}`), 't');
+  assert.equal(fromFile.upstreams.get('r.example')?.credentials?.password.reveal(), 's3cret-file');
+  const fromEnv = parseConfig(base('{username: u, passwordEnv: PW}'), 't', { env: { PW: 's3cret-env' } });
+  const creds = fromEnv.upstreams.get('r.example')?.credentials;
+  assert.equal(creds?.password.reveal(), 's3cret-env');
+  assert.doesNotMatch(JSON.stringify(creds), /s3cret/);
+  assert.doesNotMatch(inspect(creds), /s3cret/);
+  assert.doesNotMatch(`${String(creds?.password)}`, /s3cret/);
+  rejects(base('{username: u, passwordEnv: NOPE}'), /environment variable NOPE is not set/);
+  rejects(base('{username: u, password: a, passwordEnv: B}'), /exactly one of password, passwordFile or passwordEnv/);
+  rejects(base(`{username: u, passwordFile: "${join(dir, 'missing')}"}`), /passwordFile: cannot read/);
+});
