@@ -125,10 +125,11 @@ export class UpstreamClient {
     let authRetried = false;
     for (let attempt = 1; ; attempt++) {
       let res: UpstreamResponse;
+      let sent: string | undefined;
       try {
         // Credentials only ever go to the configured upstream's own origin.
-        const auth = sameOrigin ? await this.#authorization(req.repository) : undefined;
-        res = await this.#send(req, url, auth);
+        sent = sameOrigin ? await this.#authorization(req.repository) : undefined;
+        res = await this.#send(req, url, sent);
       } catch (err) {
         if (err instanceof SignetError) throw err;
         this.#observer?.request(this.name, req.method, 'error');
@@ -148,7 +149,7 @@ export class UpstreamClient {
       this.#observer?.request(this.name, req.method, res.status);
 
       if (res.status === 401 && sameOrigin && !authRetried) {
-        const handled = this.#learnChallenge(res.headers['www-authenticate'], req.repository);
+        const handled = this.#learnChallenge(res.headers['www-authenticate'], req.repository, sent);
         if (handled) {
           authRetried = true;
           res.body.resume();
@@ -181,13 +182,16 @@ export class UpstreamClient {
   }
 
   /** Remembers how the upstream wants to be authenticated; true when a retry can succeed. */
-  #learnChallenge(header: string | string[] | undefined, repository: string | undefined): boolean {
+  #learnChallenge(header: string | string[] | undefined, repository: string | undefined, sent: string | undefined): boolean {
     const challenges = parseChallenges(header);
     const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params['realm']);
     if (bearer) {
-      const hadToken = this.#bearer !== undefined && this.#tokens.get(this.#scope(repository, bearer)) !== undefined;
+      const scope = this.#scope(repository, bearer);
+      const cached = this.#tokens.get(scope);
       this.#bearer = bearer;
-      if (hadToken) this.#tokens.invalidate(this.#scope(repository, bearer));
+      // Drop the token only if this very request carried it and was refused: concurrent cold
+      // requests that went out before the first token arrived must not discard it.
+      if (cached !== undefined && sent === `Bearer ${cached}`) this.#tokens.invalidate(scope);
       return true;
     }
     if (challenges.some((c) => c.scheme === 'basic') && this.#config.credentials && !this.#basicKnown) {
