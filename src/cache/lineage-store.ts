@@ -2,13 +2,21 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /**
+ * How a digest came to be authorised for a repository: `verified` when it descends from a
+ * manifest whose digest a trust source vouched for, `unverified` when it was served under a
+ * policy that did not check (mode off, or audit letting an unsigned tag through).
+ */
+export type Lineage = 'verified' | 'unverified';
+
+/**
  * Which digests a repository's served manifests authorise: the children of an index and the
- * config and layers of an image manifest. Appended to one file per repository, loaded lazily,
- * so a digest pull after a restart is judged by what was verified before it.
+ * config and layers of an image manifest. Appended to one file per repository (`v <digest>` or
+ * `u <digest>` lines), loaded lazily, so a digest pull after a restart is judged by what was
+ * verified before it.
  */
 export class LineageStore {
   readonly #root: string;
-  readonly #loaded = new Map<string, Promise<Set<string>>>();
+  readonly #loaded = new Map<string, Promise<Map<string, Lineage>>>();
 
   constructor(root: string) {
     this.#root = root;
@@ -18,31 +26,45 @@ export class LineageStore {
     return join(this.#root, encodeURIComponent(upstream), ...repository.split('/'), '_lineage');
   }
 
-  #set(upstream: string, repository: string): Promise<Set<string>> {
+  #entries(upstream: string, repository: string): Promise<Map<string, Lineage>> {
     const key = `${upstream}/${repository}`;
-    let set = this.#loaded.get(key);
-    if (!set) {
-      set = readFile(this.#file(upstream, repository), 'utf8').then(
-        (text) => new Set(text.split('\n').filter((l) => l.length > 0)),
-        () => new Set<string>(),
+    let entries = this.#loaded.get(key);
+    if (!entries) {
+      entries = readFile(this.#file(upstream, repository), 'utf8').then(
+        (text) => {
+          const map = new Map<string, Lineage>();
+          for (const line of text.split('\n')) {
+            const [flag, digest] = line.split(' ');
+            if (!digest) continue;
+            // Verified wins: once vouched for, a digest stays vouched for.
+            if (flag === 'v') map.set(digest, 'verified');
+            else if (!map.has(digest)) map.set(digest, 'unverified');
+          }
+          return map;
+        },
+        () => new Map<string, Lineage>(),
       );
-      this.#loaded.set(key, set);
+      this.#loaded.set(key, entries);
     }
-    return set;
+    return entries;
   }
 
-  async has(upstream: string, repository: string, digest: string): Promise<boolean> {
-    return (await this.#set(upstream, repository)).has(digest);
+  async get(upstream: string, repository: string, digest: string): Promise<Lineage | undefined> {
+    return (await this.#entries(upstream, repository)).get(digest);
   }
 
-  /** Records `digests` as authorised in the repository; only new ones touch the disk. */
-  async record(upstream: string, repository: string, digests: readonly string[]): Promise<void> {
-    const set = await this.#set(upstream, repository);
-    const fresh = digests.filter((d) => !set.has(d));
+  /** Records `digests`; only new ones (or ones now verified) touch the disk. */
+  async record(upstream: string, repository: string, digests: readonly string[], lineage: Lineage): Promise<void> {
+    const entries = await this.#entries(upstream, repository);
+    const fresh = digests.filter((d) => {
+      const had = entries.get(d);
+      return had === undefined || (had === 'unverified' && lineage === 'verified');
+    });
     if (fresh.length === 0) return;
-    for (const d of fresh) set.add(d);
+    for (const d of fresh) entries.set(d, lineage);
     const file = this.#file(upstream, repository);
     await mkdir(dirname(file), { recursive: true });
-    await appendFile(file, fresh.map((d) => `${d}\n`).join(''));
+    const flag = lineage === 'verified' ? 'v' : 'u';
+    await appendFile(file, fresh.map((d) => `${flag} ${d}\n`).join(''));
   }
 }

@@ -22,6 +22,8 @@ export const DEFAULTS = {
   errorBodyMaxBytes: 64 * 1024, // bytes of an upstream error body read for the message
   maxHeaderBytes: 16 * 1024, // bytes of request headers accepted from clients (Node's default)
   shutdownGraceMs: 30_000, // ms given to in-flight streams to finish on SIGTERM
+  trustFreshnessSeconds: 60, // seconds a verified trust state is reused before the timestamp is re-fetched
+  trustMissingCacheSeconds: 30, // seconds a "no trust data" answer is remembered
   accessTouchIntervalMs: 60_000, // ms between persisted last-access updates of one cache entry
 } as const;
 

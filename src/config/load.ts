@@ -12,6 +12,22 @@ export interface UpstreamCredentials {
   password: Secret;
 }
 
+/** Where a repository's Notary v1 trust data lives, with secrets and the CA resolved. */
+export interface NotaryServerConfig {
+  url: URL;
+  /** PEM bundle verifying the server's TLS certificate; system roots when absent. */
+  ca: string | undefined;
+  credentials: UpstreamCredentials | undefined;
+  /** GUN template with `{registry}` and `{repository}`. */
+  gun: string;
+}
+
+export interface NotaryRequirements {
+  roots: { keyIds: string[]; caPems: Array<{ path: string; pem: string }>; tofu: boolean };
+  signers: string[];
+  threshold: number;
+}
+
 export interface UpstreamConfig {
   name: string;
   url: URL;
@@ -20,11 +36,16 @@ export interface UpstreamConfig {
   retries: { max: number; baseDelayMs: number; maxDelayMs: number };
   maxRedirects: number;
   officialNamespace: string | undefined;
+  trust: { notary: NotaryServerConfig | undefined };
 }
 
 export interface PolicyRuleConfig {
+  /** Position in `policy.rules`, for messages that point at the rule. */
+  index: number;
   match: string;
   mode: PolicyMode;
+  trust: { notary: NotaryServerConfig | undefined };
+  require: { notary: NotaryRequirements | undefined };
 }
 
 /** The validated configuration with secrets resolved; the only shape the rest of Signet sees. */
@@ -34,7 +55,8 @@ export interface Config {
   cache: { manifestMemoryBytes: number; tagCheckSeconds: number };
   defaultUpstream: string | undefined;
   upstreams: Map<string, UpstreamConfig>;
-  policy: { default: PolicyMode; rules: PolicyRuleConfig[] };
+  policy: { default: PolicyMode; rules: PolicyRuleConfig[]; auditLog: string };
+  trust: { freshnessSeconds: number; missingCacheSeconds: number };
   log: { level: ParsedConfig['log']['level'] };
 }
 
@@ -85,65 +107,91 @@ function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
     .join('; ');
 }
 
+type RawCredentials = NonNullable<ParsedConfig['upstreams'][string]['credentials']>;
+type RawNotary = NonNullable<NonNullable<ParsedConfig['upstreams'][string]['trust']>['notary']>;
+type RawRequirements = NonNullable<NonNullable<ParsedConfig['policy']['rules'][number]['require']>['notary']>;
+
+function readSecretFile(source: string, path: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SignetError('CONFIG_INVALID', `${source}: ${path}: cannot read ${file}: ${errorMessage(err)}`);
+  }
+}
+
+function resolveCredentials(c: RawCredentials | undefined, source: string, path: string, env: NodeJS.ProcessEnv): UpstreamCredentials | undefined {
+  if (!c) return undefined;
+  let password: string;
+  if (c.passwordFile !== undefined) {
+    password = readSecretFile(source, `${path}.passwordFile`, c.passwordFile).replace(/\r?\n$/, '');
+  } else if (c.passwordEnv !== undefined) {
+    const value = env[c.passwordEnv];
+    if (value === undefined) {
+      throw new SignetError('CONFIG_INVALID', `${source}: ${path}.passwordEnv: environment variable ${c.passwordEnv} is not set`);
+    }
+    password = value;
+  } else {
+    password = c.password ?? '';
+  }
+  return { username: c.username, password: new Secret(password) };
+}
+
+function resolveNotary(n: RawNotary | undefined, source: string, path: string, env: NodeJS.ProcessEnv): NotaryServerConfig | undefined {
+  if (!n) return undefined;
+  return {
+    url: new URL(n.url),
+    ca: n.caFile === undefined ? undefined : readSecretFile(source, `${path}.caFile`, n.caFile),
+    credentials: resolveCredentials(n.credentials, source, `${path}.credentials`, env),
+    gun: n.gun,
+  };
+}
+
+function resolveRequirements(r: RawRequirements | undefined, source: string, path: string): NotaryRequirements | undefined {
+  if (!r) return undefined;
+  return {
+    roots: {
+      keyIds: r.roots.keyIds,
+      caPems: r.roots.caFiles.map((file, i) => ({ path: file, pem: readSecretFile(source, `${path}.roots.caFiles.${i}`, file) })),
+      tofu: r.roots.tofu,
+    },
+    signers: r.signers,
+    threshold: r.threshold ?? r.signers.length,
+  };
+}
+
 function resolve(cfg: ParsedConfig, source: string, env: NodeJS.ProcessEnv): Config {
   const upstreams = new Map<string, UpstreamConfig>();
   for (const [name, u] of Object.entries(cfg.upstreams)) {
-    let credentials: UpstreamCredentials | undefined;
-    if (u.credentials) {
-      const c = u.credentials;
-      let password: string;
-      if (c.passwordFile !== undefined) {
-        try {
-          password = readFileSync(c.passwordFile, 'utf8').replace(/\r?\n$/, '');
-        } catch (err) {
-          throw new SignetError('CONFIG_INVALID', `${source}: upstreams.${name}.credentials.passwordFile: cannot read ${c.passwordFile}: ${errorMessage(err)}`);
-        }
-      } else if (c.passwordEnv !== undefined) {
-        const value = env[c.passwordEnv];
-        if (value === undefined) {
-          throw new SignetError('CONFIG_INVALID', `${source}: upstreams.${name}.credentials.passwordEnv: environment variable ${c.passwordEnv} is not set`);
-        }
-        password = value;
-      } else {
-        password = c.password ?? '';
-      }
-      credentials = { username: c.username, password: new Secret(password) };
-    }
     upstreams.set(name, {
       name,
       url: new URL(u.url),
-      credentials,
+      credentials: resolveCredentials(u.credentials, source, `upstreams.${name}.credentials`, env),
       timeouts: u.timeouts,
       retries: u.retries,
       maxRedirects: u.maxRedirects,
       // Docker Hub: "alpine" is "library/alpine" (distribution/reference normalisation).
       officialNamespace: u.officialNamespace ?? (name === 'docker.io' ? 'library' : undefined),
+      trust: { notary: resolveNotary(u.trust?.notary, source, `upstreams.${name}.trust.notary`, env) },
     });
   }
   const defaultUpstream = cfg.defaultUpstream ?? (upstreams.size === 1 ? [...upstreams.keys()][0] : undefined);
-
-  // Trust verification is not part of this build: a rule that asks for it cannot be honoured,
-  // and silently serving unsigned images under "enforce" would be the worst failure mode.
-  const modes: Array<[string, PolicyMode]> = [
-    ['policy.default', cfg.policy.default],
-    ...cfg.policy.rules.map((r, i): [string, PolicyMode] => [`policy.rules.${i}.mode`, r.mode]),
-  ];
-  for (const [path, mode] of modes) {
-    if (mode !== 'off') {
-      throw new SignetError(
-        'CONFIG_INVALID',
-        `${source}: ${path}: mode "${mode}" needs a trust source, which this version of Signet does not have yet; set it to "off"`,
-      );
-    }
-  }
-
+  const rules = cfg.policy.rules.map(
+    (r, index): PolicyRuleConfig => ({
+      index,
+      match: r.match,
+      mode: r.mode,
+      trust: { notary: resolveNotary(r.trust?.notary, source, `policy.rules.${index}.trust.notary`, env) },
+      require: { notary: resolveRequirements(r.require?.notary, source, `policy.rules.${index}.require.notary`) },
+    }),
+  );
   return {
     listen: { host: cfg.listen.host, port: cfg.listen.port, tls: cfg.listen.tls },
     storage: cfg.storage,
     cache: cfg.cache,
     defaultUpstream,
     upstreams,
-    policy: { default: cfg.policy.default, rules: cfg.policy.rules },
+    policy: { default: cfg.policy.default, rules, auditLog: cfg.policy.auditLog },
+    trust: cfg.trust,
     log: cfg.log,
   };
 }

@@ -44,6 +44,27 @@ const credentials = z
     message: 'set exactly one of password, passwordFile or passwordEnv',
   });
 
+/** Where a repository's Notary v1 trust data lives. */
+const notaryServer = z
+  .object({
+    url: z
+      .string()
+      .url()
+      .refine((u) => /^https?:$/.test(new URL(u).protocol), { message: 'notary url must be http:// or https://' }),
+    /** PEM CA bundle to verify the trust server's TLS certificate (instead of the system roots). */
+    caFile: z.string().min(1).optional(),
+    credentials: credentials.optional(),
+    /** Notary GUN for a repository; `{registry}` and `{repository}` are replaced. */
+    gun: z
+      .string()
+      .min(1)
+      .refine((g) => g.includes('{repository}'), { message: 'gun must contain {repository}' })
+      .default('{registry}/{repository}'),
+  })
+  .strict();
+
+const trustServers = z.object({ notary: notaryServer.optional() }).strict();
+
 const upstream = z
   .object({
     url: z
@@ -81,16 +102,47 @@ const upstream = z
     maxRedirects: z.number().int().min(0).max(20).default(DEFAULTS.upstreamMaxRedirects),
     /** Docker Hub convention: a one-component name means "library/<name>". */
     officialNamespace: z.string().optional(),
+    trust: trustServers.optional(),
   })
   .strict();
 
 export const POLICY_MODES = ['enforce', 'audit', 'off'] as const;
 export type PolicyMode = (typeof POLICY_MODES)[number];
 
+const KEY_ID = /^[a-f0-9]{64}$/;
+
+const notaryRequirements = z
+  .object({
+    roots: z
+      .object({
+        /** Root key IDs (hex sha256, as `notary key list` / `docker trust inspect` print them). */
+        keyIds: z.array(z.string().regex(KEY_ID, 'key IDs are 64 lowercase hex characters')).default([]),
+        /** PEM CA bundles: a root certificate chaining to one of them is trusted. */
+        caFiles: z.array(z.string().min(1)).default([]),
+        /** Trust-on-first-use: accept the first root seen, then pin it. Off unless set. */
+        tofu: z.boolean().default(false),
+      })
+      .strict()
+      .default({ keyIds: [], caFiles: [], tofu: false }),
+    /** Delegation names (`targets/<name>`) that must have signed the same digest. */
+    signers: z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'signer names are Docker trust signer names (lowercase, digits, _ and -)')).default([]),
+    /** How many of `signers` must agree; defaults to all of them. */
+    threshold: z.number().int().positive().optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.threshold !== undefined && r.threshold > r.signers.length) {
+      ctx.addIssue({ code: 'custom', path: ['threshold'], message: `threshold ${r.threshold} is more than the ${r.signers.length} signer(s) listed` });
+    }
+  });
+
 const rule = z
   .object({
+    /** `<registry>/<repository>` glob: `*` within a path component, `**` across components. */
     match: z.string().min(1),
-    mode: z.enum(POLICY_MODES),
+    mode: z.enum(POLICY_MODES).default('enforce'),
+    trust: trustServers.optional(),
+    require: z.object({ notary: notaryRequirements.optional() }).strict().optional(),
   })
   .strict();
 
@@ -124,9 +176,20 @@ export const configSchema = z
       .object({
         default: z.enum(POLICY_MODES).default('enforce'),
         rules: z.array(rule).default([]),
+        /** Audit log destination: a file path, or "-" for stdout. */
+        auditLog: z.string().min(1).default('-'),
       })
       .strict()
-      .default({ default: 'enforce', rules: [] }),
+      .default({ default: 'enforce', rules: [], auditLog: '-' }),
+    trust: z
+      .object({
+        /** Seconds a verified trust state is used before the timestamp is fetched again. */
+        freshnessSeconds: z.number().nonnegative().default(DEFAULTS.trustFreshnessSeconds),
+        /** Seconds a "no trust data" answer is remembered. */
+        missingCacheSeconds: z.number().nonnegative().default(DEFAULTS.trustMissingCacheSeconds),
+      })
+      .strict()
+      .default({ freshnessSeconds: DEFAULTS.trustFreshnessSeconds, missingCacheSeconds: DEFAULTS.trustMissingCacheSeconds }),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

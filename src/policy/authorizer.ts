@@ -1,10 +1,13 @@
 import type { PolicyMode } from '../config/schema.js';
+import type { Lineage } from '../cache/lineage-store.js';
 
 /** What the proxy asks before it serves anything: one decision per request. */
 export interface TagRequest {
   upstream: string;
   repository: string;
   tag: string;
+  /** Client address, for the audit log. */
+  client: string | undefined;
 }
 
 export interface DigestRequest {
@@ -12,8 +15,9 @@ export interface DigestRequest {
   repository: string;
   digest: string;
   kind: 'manifest' | 'blob';
-  /** Whether the digest descends from something already served for this repository. */
-  inLineage: boolean;
+  /** How the digest descends from something already served for this repository, if it does. */
+  lineage: Lineage | undefined;
+  client: string | undefined;
 }
 
 export interface TagDecision {
@@ -27,6 +31,8 @@ export interface TagDecision {
 
 export interface DigestDecision {
   mode: PolicyMode;
+  /** True when a trust source vouched for the digest (directly or through verified lineage). */
+  verified: boolean;
 }
 
 /**
@@ -45,6 +51,6 @@ export class AllowAllAuthorizer implements Authorizer {
   }
 
   async authorizeDigest(): Promise<DigestDecision> {
-    return { mode: 'off' };
+    return { mode: 'off', verified: false };
   }
 }

@@ -53,8 +53,8 @@ export class BlobService {
 
   async get(target: Target, digest: Digest, method: 'GET' | 'HEAD', range: RangeSpec | undefined): Promise<ServedBlob> {
     const upstream = target.upstream.name;
-    const inLineage = await this.#o.lineage.has(upstream, target.repository, digest.value);
-    await this.#o.authorizer.authorizeDigest({ upstream, repository: target.repository, digest: digest.value, kind: 'blob', inLineage });
+    const lineage = await this.#o.lineage.get(upstream, target.repository, digest.value);
+    await this.#o.authorizer.authorizeDigest({ upstream, repository: target.repository, digest: digest.value, kind: 'blob', lineage, client: target.client });
 
     const cached = this.#o.store.stat('blobs', digest.value);
     if (cached) {

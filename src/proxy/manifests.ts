@@ -53,26 +53,54 @@ export class ManifestService {
   async get(target: Target, reference: Reference): Promise<ServedManifest> {
     const upstream = target.upstream.name;
     let served: ServedManifest;
+    let verified: boolean;
     if (reference.kind === 'digest') {
-      const inLineage = await this.#o.lineage.has(upstream, target.repository, reference.digest.value);
-      await this.#o.authorizer.authorizeDigest({ upstream, repository: target.repository, digest: reference.digest.value, kind: 'manifest', inLineage });
+      const lineage = await this.#o.lineage.get(upstream, target.repository, reference.digest.value);
+      const decision = await this.#o.authorizer.authorizeDigest({
+        upstream,
+        repository: target.repository,
+        digest: reference.digest.value,
+        kind: 'manifest',
+        lineage,
+        client: target.client,
+      });
+      verified = decision.verified;
       served = await this.#byDigest(target, reference.digest, undefined);
     } else {
-      const decision = await this.#o.authorizer.authorizeTag({ upstream, repository: target.repository, tag: reference.tag });
-      served = decision.pinned
-        ? await this.#byDigest(target, parseDigest(decision.pinned.digest), decision.pinned.size)
-        : await this.#byTag(target, reference.tag);
+      const decision = await this.#o.authorizer.authorizeTag({ upstream, repository: target.repository, tag: reference.tag, client: target.client });
+      verified = decision.pinned !== undefined;
+      served = decision.pinned ? await this.#signed(target, reference.tag, decision.pinned) : await this.#byTag(target, reference.tag);
     }
     const refs = parseManifestReferences(served.bytes, served.mediaType);
-    await this.#o.lineage.record(upstream, target.repository, [served.digest, ...refs.manifests, ...refs.blobs]);
+    await this.#o.lineage.record(upstream, target.repository, [served.digest, ...refs.manifests, ...refs.blobs], verified ? 'verified' : 'unverified');
     return served;
+  }
+
+  /**
+   * The signature decides what a tag means: the signed digest is served from the verified cache
+   * (no upstream request at all) or fetched by digest; the registry's own idea of the tag is
+   * never asked for.
+   */
+  async #signed(target: Target, tag: string, pinned: { digest: string; size: number | undefined }): Promise<ServedManifest> {
+    try {
+      return await this.#byDigest(target, parseDigest(pinned.digest), pinned.size);
+    } catch (err) {
+      if (err instanceof SignetError && err.code === 'MANIFEST_UNKNOWN') {
+        throw new SignetError(
+          'DENIED',
+          `the signed digest ${pinned.digest} of ${target.repository}:${tag} is not available at upstream ${target.upstream.name}: the tag was probably re-pushed without being signed again`,
+          { detail: { reason: 'signed_digest_unavailable' } },
+        );
+      }
+      throw err;
+    }
   }
 
   async #byDigest(target: Target, digest: Digest, expectedSize: number | undefined): Promise<ServedManifest> {
     const cached = await this.#o.manifests.get(digest.value);
     if (cached) {
       if (expectedSize !== undefined && cached.bytes.length !== expectedSize) {
-        throw new SignetError('DENIED', `manifest ${digest.value} is ${cached.bytes.length} bytes, but ${expectedSize} bytes were signed`);
+        throw new SignetError('DENIED', `manifest ${digest.value} is ${cached.bytes.length} bytes, but ${expectedSize} bytes were signed`, { detail: { reason: 'size_mismatch' } });
       }
       this.#o.metrics.cacheHits.inc({ kind: 'manifest' });
       return { ...cached, cache: 'hit' };
@@ -96,7 +124,7 @@ export class ManifestService {
       return this.#store(digest.value, bytes, header(res.headers, 'content-type'));
     });
     if (expectedSize !== undefined && fetched.bytes.length !== expectedSize) {
-      throw new SignetError('DENIED', `manifest ${digest.value} is ${fetched.bytes.length} bytes, but ${expectedSize} bytes were signed`);
+      throw new SignetError('DENIED', `manifest ${digest.value} is ${fetched.bytes.length} bytes, but ${expectedSize} bytes were signed`, { detail: { reason: 'size_mismatch' } });
     }
     return { ...fetched, cache: 'miss' };
   }

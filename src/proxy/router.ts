@@ -8,6 +8,8 @@ export interface Target {
   repository: string;
   /** The name as the client wrote it in the path (needed to rewrite Link headers). */
   clientName: string;
+  /** The client's address, for the audit log. */
+  client: string | undefined;
 }
 
 export interface RouterOptions {
@@ -29,7 +31,7 @@ export class Router {
     this.#options = options;
   }
 
-  resolve(name: string, ns: string | undefined): Target {
+  resolve(name: string, ns: string | undefined, client?: string): Target {
     const { upstreams } = this.#options;
     let upstreamName: string | undefined;
     let repository = name;
@@ -59,7 +61,7 @@ export class Router {
     if (official && !repository.includes('/')) repository = `${official}/${repository}`;
     const upstream = upstreams.get(upstreamName);
     if (!upstream) throw new SignetError('NAME_UNKNOWN', `upstream "${upstreamName}" is not configured`);
-    return { upstream, repository, clientName: name };
+    return { upstream, repository, clientName: name, client };
   }
 
   #names(): string {

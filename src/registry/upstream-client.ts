@@ -39,6 +39,8 @@ export interface UpstreamClientOptions {
   /** Injected for tests; defaults to an undici Agent with the configured timeouts. */
   dispatcher?: Dispatcher;
   delay?: (ms: number) => Promise<void>;
+  /** PEM CA bundle for the server's TLS certificate (instead of the system roots). */
+  ca?: string;
 }
 
 const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
@@ -78,7 +80,7 @@ export class UpstreamClient {
       this.#ownsDispatcher = false;
     } else {
       this.#dispatcher = new Agent({
-        connect: { timeout: config.timeouts.connectMs },
+        connect: { timeout: config.timeouts.connectMs, ...(options.ca ? { ca: options.ca } : {}) },
         headersTimeout: config.timeouts.responseMs,
         bodyTimeout: config.timeouts.idleMs,
         keepAliveTimeout: 30_000,

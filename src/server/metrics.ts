@@ -1,8 +1,9 @@
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import type { UpstreamObserver } from '../registry/upstream-client.js';
+import type { DecisionObserver } from '../policy/enforcer.js';
 
 /** Prometheus metrics, on a registry of their own (no process-global state). */
-export class Metrics implements UpstreamObserver {
+export class Metrics implements UpstreamObserver, DecisionObserver {
   readonly registry = new Registry();
   readonly httpRequests = new Counter({
     name: 'signet_http_requests_total',
@@ -59,8 +60,19 @@ export class Metrics implements UpstreamObserver {
     registers: [this.registry],
   });
 
+  readonly decisions = new Counter({
+    name: 'signet_policy_decisions_total',
+    help: 'Policy decisions, by verdict (allowed, denied, audited) and reason',
+    labelNames: ['verdict', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'signet_' });
+  }
+
+  decision(verdict: string, reason: string): void {
+    this.decisions.inc({ verdict, reason });
   }
 
   request(upstream: string, method: string, status: number | 'error'): void {

@@ -82,7 +82,7 @@ function assertReadMethod(ctx: Context): void {
 
 function resolve(ctx: Context, options: RegistryRoutesOptions, name: string): Target {
   const ns = ctx.query['ns'];
-  const target = options.router.resolve(name, typeof ns === 'string' ? ns : Array.isArray(ns) ? (ns[0] ?? '') : undefined);
+  const target = options.router.resolve(name, typeof ns === 'string' ? ns : Array.isArray(ns) ? (ns[0] ?? '') : undefined, ctx.request.ip);
   const state = ctx.state as RequestState;
   state.upstream = target.upstream.name;
   state.repository = target.repository;

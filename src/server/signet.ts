@@ -14,7 +14,11 @@ import { ContentStore } from '../cache/content-store.js';
 import { LineageStore } from '../cache/lineage-store.js';
 import { ManifestCache } from '../cache/manifest-cache.js';
 import { TagStore } from '../cache/tag-store.js';
-import { AllowAllAuthorizer, type Authorizer } from '../policy/authorizer.js';
+import type { Authorizer } from '../policy/authorizer.js';
+import { JsonAuditLog, type AuditLog } from '../policy/audit-log.js';
+import { PolicyEnforcer } from '../policy/enforcer.js';
+import { NotaryTrustSource } from '../trust/notary/notary-source.js';
+import { DiskTrustStateStore } from '../trust/notary/state-store.js';
 import { BlobService } from '../proxy/blobs.js';
 import { ManifestService } from '../proxy/manifests.js';
 import { Router } from '../proxy/router.js';
@@ -29,6 +33,8 @@ export interface SignetOptions {
   logger: Logger;
   /** Injected for tests: defaults to the policy of the config. */
   authorizer?: Authorizer;
+  /** Injected for tests: defaults to `policy.auditLog` of the config. */
+  audit?: AuditLog;
   clock?: () => number;
 }
 
@@ -43,6 +49,9 @@ export class Signet {
   readonly #store: ContentStore;
   readonly #upstreams = new Map<string, UpstreamClient>();
   readonly app: Koa;
+  readonly #audit: AuditLog;
+  readonly #notary: NotaryTrustSource;
+  readonly enforcer: PolicyEnforcer;
   #server: Server | undefined;
   #ready = false;
   readonly #active = new Set<Context>();
@@ -67,7 +76,17 @@ export class Signet {
       defaultUpstream: config.defaultUpstream,
       officialNamespaces: new Map([...config.upstreams.values()].map((u) => [u.name, u.officialNamespace])),
     });
-    const authorizer = options.authorizer ?? new AllowAllAuthorizer();
+    this.#audit = options.audit ?? new JsonAuditLog(config.policy.auditLog);
+    this.#notary = new NotaryTrustSource({
+      store: new DiskTrustStateStore(join(config.storage.path, 'state', 'trust')),
+      logger,
+      freshnessSeconds: config.trust.freshnessSeconds,
+      missingCacheSeconds: config.trust.missingCacheSeconds,
+      clock,
+      observer: this.metrics,
+    });
+    this.enforcer = new PolicyEnforcer({ config, notary: this.#notary, audit: this.#audit, observer: this.metrics, logger });
+    const authorizer = options.authorizer ?? this.enforcer;
     const lineage = new LineageStore(join(config.storage.path, 'state'));
     const manifests = new ManifestService({
       manifests: new ManifestCache(this.#store, config.cache.manifestMemoryBytes),
@@ -143,6 +162,8 @@ export class Signet {
       await closed;
     }
     await Promise.all([...this.#upstreams.values()].map((u) => u.close()));
+    await this.#notary.close();
+    await this.#audit.flush();
     this.#logger.info('signet stopped');
   }
 

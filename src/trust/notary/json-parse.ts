@@ -29,6 +29,13 @@ export interface JsonObject {
 export interface ParseJsonOptions {
   /** nesting levels allowed; defaults to NOTARY_LIMITS.maxJsonDepth */
   maxDepth?: number;
+  /**
+   * Refuse number literals with a fraction or an exponent (`1.0`, `1e3`). Go decodes the typed
+   * fields of metadata (version, threshold, length) with strconv.ParseInt, which refuses them,
+   * while its float64 canonicalisation path would accept them as integers; refusing them
+   * everywhere keeps one reading. Default false (pure Go float64 behaviour).
+   */
+  integerLiteralsOnly?: boolean;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -48,7 +55,7 @@ export function parseJson(input: Uint8Array | string, options: ParseJsonOptions 
       throw new TrustError('canonical_json', 'JSON text is not valid UTF-8', { cause: err });
     }
   }
-  const parser = new Parser(text, options.maxDepth ?? NOTARY_LIMITS.maxJsonDepth);
+  const parser = new Parser(text, options.maxDepth ?? NOTARY_LIMITS.maxJsonDepth, options.integerLiteralsOnly ?? false);
   parser.skipWhitespace();
   const value = parser.value(0);
   parser.skipWhitespace();
@@ -69,6 +76,7 @@ class Parser {
   constructor(
     private readonly text: string,
     private readonly maxDepth: number,
+    private readonly integerLiteralsOnly: boolean,
   ) {}
 
   fail(message: string): never {
@@ -114,6 +122,7 @@ class Parser {
     NUMBER.lastIndex = this.pos;
     const m = NUMBER.exec(this.text);
     if (m === null) this.fail('expected a JSON value');
+    if (this.integerLiteralsOnly && /[.eE]/.test(m[0])) this.fail(`not an integer literal: ${m[0]}`);
     const n = Number(m[0]);
     // Go: strconv.ParseFloat fails with ErrRange, and Unmarshal with it.
     if (!Number.isFinite(n)) this.fail(`number out of range: ${m[0]}`);

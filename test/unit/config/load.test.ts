@@ -60,9 +60,34 @@ test('sizes accept units', () => {
   assert.equal(config.cache.manifestMemoryBytes, 2e9);
 });
 
-test('policy modes that need a trust source are refused with a pointer to the key', () => {
-  rejects(`upstreams:\n  docker.io: {url: "http://x"}\n`, /policy\.default: mode "enforce" needs a trust source/);
-  rejects(`${minimal.replace('policy: {default: "off"}', '')}policy:\n  default: "off"\n  rules: [{match: "docker.io/**", mode: audit}]\n`, /policy\.rules\.0\.mode/);
+test('policy rules, trust servers and requirements resolve with their defaults', () => {
+  const config = parseConfig(
+    `upstreams:
+  docker.io:
+    url: "http://x"
+    trust: {notary: {url: "https://notary.example"}}
+policy:
+  rules:
+    - match: "docker.io/acme/**"
+      require: {notary: {signers: [alice, bob], roots: {tofu: true}}}
+    - match: "docker.io/sandbox/**"
+      mode: audit
+`,
+    't',
+  );
+  assert.equal(config.policy.default, 'enforce', 'enforce out of the box');
+  assert.equal(config.upstreams.get('docker.io')?.trust.notary?.gun, '{registry}/{repository}');
+  const [acme, sandbox] = config.policy.rules;
+  assert.equal(acme?.mode, 'enforce');
+  assert.equal(acme?.require.notary?.threshold, 2, 'threshold defaults to all signers');
+  assert.equal(acme?.require.notary?.roots.tofu, true);
+  assert.equal(sandbox?.mode, 'audit');
+  assert.equal(config.trust.freshnessSeconds, 60);
+  const upstreamOnly = 'upstreams:\n  docker.io: {url: "http://127.0.0.1:5001"}\n';
+  rejects(`${upstreamOnly}policy:\n  rules: [{match: "x/**", require: {notary: {signers: [alice], threshold: 2}}}]\n`, /threshold 2 is more than the 1 signer/);
+  rejects(`${upstreamOnly}policy:\n  rules: [{match: "x/**", require: {notary: {roots: {keyIds: [nothex]}}}}]\n`, /key IDs are 64 lowercase hex/);
+  rejects(`upstreams:\n  d.io: {url: "http://x", trust: {notary: {url: "http://n", gun: "fixed"}}}\n`, /gun must contain \{repository\}/);
+  rejects(`${upstreamOnly}policy:\n  rules: [{match: "x/**", mod: off}]\n`, /unknown key "policy\.rules\.0\.mod"/);
 });
 
 test('credentials come from inline, env or file, exactly one, and are never printed', async () => {
