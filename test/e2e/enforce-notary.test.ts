@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { MANIFEST_ACCEPT, pushImage, type PushedImage } from '../harness/images.js';
+import { createNotaryCli, type NotaryCli } from '../harness/notary-cli.js';
+import { startNotaryServer, type NotaryServer } from '../harness/notary-server.js';
+import { startRegistry, type Registry } from '../harness/registry.js';
+import { startSignet, type Signet } from '../harness/signet.js';
+
+// Enforcement with trust data written by the real notary CLI against a real notary-server:
+// signed tags resolve through the signed digest; everything else is denied with its reason.
+
+const GUN = (repo: string): string => `docker.io/${repo}`;
+
+async function get(signet: Signet, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: Headers }> {
+  const res = await fetch(`${signet.url}${path}`, { headers: { accept: MANIFEST_ACCEPT, ...headers } });
+  return { status: res.status, body: Buffer.from(await res.arrayBuffer()), headers: res.headers };
+}
+
+function denial(body: Buffer): { code: string; message: string; reason: string | undefined } {
+  const parsed = JSON.parse(body.toString('utf8')) as { errors: Array<{ code: string; message: string; detail?: { reason?: string } }> };
+  const first = parsed.errors[0];
+  assert.ok(first, 'an OCI error body');
+  return { code: first.code, message: first.message, reason: first.detail?.reason };
+}
+
+describe('Docker Content Trust enforcement (notary CLI data)', () => {
+  let upstream: Registry;
+  let notary: NotaryServer;
+  let cli: NotaryCli;
+  let signet: Signet;
+  let signed: PushedImage;
+  let unsignedTag: PushedImage;
+  let unsignedRepo: PushedImage;
+
+  before(async () => {
+    [upstream, notary] = await Promise.all([startRegistry(), startNotaryServer({ tls: false })]);
+    cli = await createNotaryCli({ server: notary });
+    signed = await pushImage(upstream, 'library/hello', '1.0');
+    unsignedTag = await pushImage(upstream, 'library/hello', '2.0');
+    unsignedRepo = await pushImage(upstream, 'library/plain', '1.0');
+    const strict = await pushImage(upstream, 'strict/app', '1.0');
+    await cli.init(GUN('library/hello'));
+    await cli.addHash(GUN('library/hello'), '1.0', signed.size, signed.digest.slice('sha256:'.length));
+    await cli.init(GUN('strict/app'));
+    await cli.addHash(GUN('strict/app'), '1.0', strict.size, strict.digest.slice('sha256:'.length));
+    signet = await startSignet({
+      upstreams: { 'docker.io': { url: upstream.url }, 'registry.example': { url: upstream.url } },
+      defaultUpstream: 'docker.io',
+      extra: {
+        upstreams: { 'docker.io': { trust: { notary: { url: notary.url } } } },
+        policy: { default: 'enforce', rules: [{ match: 'docker.io/library/**', mode: 'enforce', require: { notary: { roots: { tofu: true } } } }] },
+        trust: { freshnessSeconds: 300 },
+      },
+    });
+  });
+  after(async () => {
+    await signet?.stop();
+    await cli?.close();
+    await Promise.all([upstream?.stop(), notary?.stop()]);
+  });
+
+  test('a signed tag is served as the signed digest, HEAD included', async () => {
+    const res = await get(signet, '/v2/library/hello/manifests/1.0');
+    assert.equal(res.status, 200, res.body.toString());
+    assert.equal(res.headers.get('docker-content-digest'), signed.digest);
+    assert.ok(res.body.equals(signed.manifest));
+    const head = await fetch(`${signet.url}/v2/library/hello/manifests/1.0`, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT } });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('docker-content-digest'), signed.digest);
+    for (const blob of signed.blobs) {
+      const b = await get(signet, `/v2/library/hello/blobs/${blob.digest}`);
+      assert.equal(b.status, 200, `blob ${blob.digest} of the signed image`);
+    }
+  });
+
+  test('a second pull within the freshness interval asks neither the registry nor the trust server', async () => {
+    await get(signet, '/v2/library/hello/manifests/1.0');
+    const before = await signet.metric('signet_upstream_requests_total');
+    const res = await get(signet, '/v2/library/hello/manifests/1.0');
+    assert.equal(res.status, 200);
+    assert.equal(await signet.metric('signet_upstream_requests_total'), before);
+  });
+
+  test('an unsigned tag in a signed repository is denied', async () => {
+    const res = await get(signet, '/v2/library/hello/manifests/2.0');
+    assert.equal(res.status, 403);
+    const d = denial(res.body);
+    assert.equal(d.code, 'DENIED');
+    assert.equal(d.reason, 'tag_not_signed');
+    assert.match(d.message, /tag "2\.0" of docker\.io\/library\/hello is not signed/);
+  });
+
+  test('a repository without trust data is denied', async () => {
+    const res = await get(signet, '/v2/library/plain/manifests/1.0');
+    assert.equal(res.status, 403);
+    assert.equal(denial(res.body).reason, 'no_trust_data');
+  });
+
+  test('digest pulls and blobs of unsigned images are denied', async () => {
+    const byDigest = await get(signet, `/v2/library/hello/manifests/${unsignedTag.digest}`);
+    assert.equal(byDigest.status, 403);
+    assert.equal(denial(byDigest.body).reason, 'digest_not_authorised');
+    const blob = unsignedRepo.blobs[0];
+    assert.ok(blob);
+    const res = await get(signet, `/v2/library/plain/blobs/${blob.digest}`);
+    assert.equal(res.status, 403);
+    // The signed digest itself may be pulled by digest.
+    const signedByDigest = await get(signet, `/v2/library/hello/manifests/${signed.digest}`);
+    assert.equal(signedByDigest.status, 200);
+  });
+
+  test('a repository with no trust configuration is denied with the keys to set', async () => {
+    const res = await get(signet, '/v2/registry.example/library/hello/manifests/1.0');
+    assert.equal(res.status, 403);
+    const d = denial(res.body);
+    assert.equal(d.reason, 'no_trust_config');
+    assert.match(d.message, /set upstreams\.registry\.example\.trust\.notary\.url/);
+    assert.match(d.message, /mode: off/);
+  });
+
+  test('a signed repository whose root is not pinned (and no TOFU) is denied', async () => {
+    const res = await get(signet, '/v2/strict/app/manifests/1.0');
+    assert.equal(res.status, 403);
+    const d = denial(res.body);
+    assert.equal(d.reason, 'root_not_pinned');
+    assert.match(d.message, /require\.notary\.roots/);
+  });
+
+  test('decisions are counted', async () => {
+    assert.ok((await signet.metric('signet_policy_decisions_total', { verdict: 'allowed' })) > 0);
+    assert.ok((await signet.metric('signet_policy_decisions_total', { verdict: 'denied', reason: 'tag_not_signed' })) > 0);
+  });
+});

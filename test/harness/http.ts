@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { request, type IncomingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
+
+/**
+ * HTTP the way hostile or unusual clients send it: request paths exactly as given (fetch and
+ * the URL class would normalise `..` away), and raw bytes over a socket (for oversized headers).
+ */
+
+export interface RawReply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** One request with `path` sent verbatim. */
+export function rawRequest(
+  origin: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<RawReply> {
+  const { hostname, port } = new URL(origin);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, method, path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.once('error', reject);
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Writes `head` (a request head without the final CRLF CRLF) to a raw socket and parses what
+ * arrives until the server closes the connection (the server may close before it has read all
+ * we sent: whatever arrived counts).
+ */
+export function rawSocketRequest(origin: string, head: string): Promise<RawReply> {
+  const { hostname, port } = new URL(origin);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => {
+      // ECONNRESET/EPIPE after an early answer: judged by what was received
+    });
+    socket.once('close', () => {
+      const data = Buffer.concat(chunks);
+      const end = data.indexOf('\r\n\r\n');
+      if (end < 0) {
+        reject(new Error(`no HTTP answer (received ${data.length} bytes: ${JSON.stringify(data.toString('latin1').slice(0, 200))})`));
+        return;
+      }
+      const lines = data.subarray(0, end).toString('latin1').split('\r\n');
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0);
+      const headers: IncomingHttpHeaders = {};
+      for (const line of lines.slice(1)) {
+        const colon = line.indexOf(':');
+        if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      resolve({ status, headers, body: data.subarray(end + 4) });
+    });
+    socket.once('connect', () => {
+      // No half-close: Node's HTTP server aborts a request whose client has ended its side.
+      // `Connection: close` makes the server close once it has answered.
+      socket.write(`${head}\r\nConnection: close\r\n\r\n`);
+    });
+  });
+}
+
+export interface OciError {
+  code: string;
+  message: string;
+}
+
+/**
+ * Asserts an OCI error answer: one of `statuses`, a JSON body `{"errors":[{code,message}]}`
+ * whose first code is one of `codes` (any code when omitted). Returns the first error.
+ */
+export function assertOciError(
+  reply: { status: number; headers: IncomingHttpHeaders | Headers; body: Buffer | string },
+  statuses: number | number[],
+  codes?: string[],
+): OciError {
+  const allowed = Array.isArray(statuses) ? statuses : [statuses];
+  const text = Buffer.isBuffer(reply.body) ? reply.body.toString('utf8') : reply.body;
+  assert.ok(allowed.includes(reply.status), `expected HTTP ${allowed.join('/')}, got ${reply.status}: ${text.slice(0, 500)}`);
+  const type = reply.headers instanceof Headers ? reply.headers.get('content-type') : reply.headers['content-type'];
+  assert.match(String(type), /json/, `error content-type is ${String(type)}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    assert.fail(`error body is not JSON: ${text.slice(0, 500)}`);
+  }
+  const errors = (parsed as { errors?: unknown }).errors;
+  assert.ok(Array.isArray(errors) && errors.length > 0, `no errors[] in ${text}`);
+  const first = errors[0] as { code?: unknown; message?: unknown };
+  assert.equal(typeof first.code, 'string', `errors[0].code in ${text}`);
+  assert.equal(typeof first.message, 'string', `errors[0].message in ${text}`);
+  const error = { code: first.code as string, message: first.message as string };
+  if (codes) assert.ok(codes.includes(error.code), `expected code ${codes.join('/')}, got ${error.code}: ${error.message}`);
+  assert.ok(error.message.length > 0, 'empty error message');
+  return error;
+}
