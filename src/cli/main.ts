@@ -4,15 +4,24 @@ import { pino } from 'pino';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../config/load.js';
 import { errorMessage } from '../errors.js';
 import { Signet } from '../server/signet.js';
+import { EXIT, checkImage, inspectTrust, type Output } from './trust-commands.js';
 
 const USAGE = `Usage: signet <command> [options]
 
 Commands:
-  serve [--config FILE]     run the proxy (default config: the embedded config/default.yaml)
-  verify-config FILE        validate a config file and exit (0 valid, 1 invalid)
+  serve [--config FILE]               run the proxy (default config: the embedded config/default.yaml)
+  verify-config FILE                  validate a config file and exit (0 valid, 1 invalid)
+  check IMAGE [--config FILE] [--json]
+                                      the verdict Signet gives a pull of IMAGE (registry/repo:tag),
+                                      with reasons and signers; exit 0 allowed, 1 denied, 2 error
+  trust inspect IMAGE [--config FILE] [--json]
+                                      signed tags, digests, signers, keys and expiries of IMAGE's repository
 
 Options:
-  -h, --help                show this help`;
+  -c, --config FILE                   config file (default: the embedded config/default.yaml)
+  -h, --help                          show this help`;
+
+const IO: Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
 /** Thin: flags → library calls. Exit codes: 0 ok, 1 invalid input, 2 runtime error. */
 export async function main(argv: string[]): Promise<number> {
@@ -26,6 +35,12 @@ export async function main(argv: string[]): Promise<number> {
       return serve(rest);
     case 'verify-config':
       return verifyConfig(rest);
+    case 'check':
+      return trustCommand(rest, 'check');
+    case 'trust':
+      if (rest[0] === 'inspect') return trustCommand(rest.slice(1), 'inspect');
+      process.stderr.write(`signet: unknown trust command "${rest[0] ?? ''}": use "signet trust inspect IMAGE"\n`);
+      return 1;
     default:
       process.stderr.write(`signet: unknown command "${command}"\n${USAGE}\n`);
       return 1;
@@ -63,6 +78,30 @@ async function serve(args: string[]): Promise<number> {
     process.on('SIGINT', onInt);
   });
   return 0;
+}
+
+async function trustCommand(args: string[], which: 'check' | 'inspect'): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } } });
+  } catch (err) {
+    process.stderr.write(`signet: ${errorMessage(err)}\n`);
+    return EXIT.error;
+  }
+  const image = parsed.positionals[0];
+  if (!image || parsed.positionals.length > 1) {
+    process.stderr.write(`signet: ${which === 'check' ? 'check' : 'trust inspect'} needs exactly one IMAGE, e.g. docker.io/library/alpine:3.20\n`);
+    return EXIT.error;
+  }
+  let config;
+  try {
+    config = await loadConfigFile(parsed.values.config ?? DEFAULT_CONFIG_PATH);
+  } catch (err) {
+    process.stderr.write(`signet: ${errorMessage(err)}\n`);
+    return EXIT.error;
+  }
+  const json = parsed.values.json ?? false;
+  return which === 'check' ? checkImage(config, image, json, IO) : inspectTrust(config, image, json, IO);
 }
 
 async function verifyConfig(args: string[]): Promise<number> {

@@ -120,7 +120,7 @@ export class PolicyEnforcer implements Authorizer {
     const requirements = resolved.rule?.require.notary ?? NO_REQUIREMENTS;
     const target = trust.chooseTarget(tag);
     if (!target) {
-      throw deny('tag_not_signed', `tag "${tag}" of ${resolved.subject} is not signed in ${trust.name}'s trust data (Docker looks in targets/releases, then targets)`);
+      throw deny('tag_not_signed', `tag "${tag}" of ${resolved.subject} is not signed: the trust data of ${trust.name} has no target "${tag}" in targets/releases or targets`);
     }
     const signedBy = trust.signersOf(tag);
     const agreeing = requirements.signers.filter((s) => signedBy.get(s)?.digest === target.digest);
@@ -136,6 +136,11 @@ export class PolicyEnforcer implements Authorizer {
       );
     }
     return { target, signers: [...signedBy.entries()].filter(([, t]) => t.digest === target.digest).map(([name]) => name), trust };
+  }
+
+  /** The verified trust data a rule points at (for `signet trust inspect`). */
+  loadTrust(resolved: Resolved, upstream: string, repository: string): Promise<VerifiedTrust> {
+    return this.#load(resolved, upstream, repository);
   }
 
   async #load(resolved: Resolved, upstream: string, repository: string): Promise<VerifiedTrust> {

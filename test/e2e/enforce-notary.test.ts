@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MANIFEST_ACCEPT, pushImage, type PushedImage } from '../harness/images.js';
 import { createNotaryCli, type NotaryCli } from '../harness/notary-cli.js';
 import { startNotaryServer, type NotaryServer } from '../harness/notary-server.js';
 import { startRegistry, type Registry } from '../harness/registry.js';
-import { startSignet, type Signet } from '../harness/signet.js';
+import { run } from '../harness/process.js';
+import { makeTempDir, removeDir } from '../harness/tmp.js';
+import { REPO_ROOT, startSignet, type Signet } from '../harness/signet.js';
 
 // Enforcement with trust data written by the real notary CLI against a real notary-server:
 // signed tags resolve through the signed digest; everything else is denied with its reason.
@@ -31,14 +35,20 @@ describe('Docker Content Trust enforcement (notary CLI data)', () => {
   let signed: PushedImage;
   let unsignedTag: PushedImage;
   let unsignedRepo: PushedImage;
+  let sandbox: PushedImage;
+  let auditDir: string;
+  let auditPath: string;
 
   before(async () => {
     [upstream, notary] = await Promise.all([startRegistry(), startNotaryServer({ tls: false })]);
+    auditDir = await makeTempDir('audit');
+    auditPath = join(auditDir, 'decisions.log');
     cli = await createNotaryCli({ server: notary });
     signed = await pushImage(upstream, 'library/hello', '1.0');
     unsignedTag = await pushImage(upstream, 'library/hello', '2.0');
     unsignedRepo = await pushImage(upstream, 'library/plain', '1.0');
     const strict = await pushImage(upstream, 'strict/app', '1.0');
+    sandbox = await pushImage(upstream, 'sandbox/tool', '1.0');
     await cli.init(GUN('library/hello'));
     await cli.addHash(GUN('library/hello'), '1.0', signed.size, signed.digest.slice('sha256:'.length));
     await cli.init(GUN('strict/app'));
@@ -48,7 +58,14 @@ describe('Docker Content Trust enforcement (notary CLI data)', () => {
       defaultUpstream: 'docker.io',
       extra: {
         upstreams: { 'docker.io': { trust: { notary: { url: notary.url } } } },
-        policy: { default: 'enforce', rules: [{ match: 'docker.io/library/**', mode: 'enforce', require: { notary: { roots: { tofu: true } } } }] },
+        policy: {
+          default: 'enforce',
+          auditLog: auditPath,
+          rules: [
+            { match: 'docker.io/library/**', mode: 'enforce', require: { notary: { roots: { tofu: true } } } },
+            { match: 'docker.io/sandbox/**', mode: 'audit', require: { notary: { roots: { tofu: true } } } },
+          ],
+        },
         trust: { freshnessSeconds: 300 },
       },
     });
@@ -56,6 +73,7 @@ describe('Docker Content Trust enforcement (notary CLI data)', () => {
   after(async () => {
     await signet?.stop();
     await cli?.close();
+    if (auditDir) await removeDir(auditDir);
     await Promise.all([upstream?.stop(), notary?.stop()]);
   });
 
@@ -129,5 +147,52 @@ describe('Docker Content Trust enforcement (notary CLI data)', () => {
   test('decisions are counted', async () => {
     assert.ok((await signet.metric('signet_policy_decisions_total', { verdict: 'allowed' })) > 0);
     assert.ok((await signet.metric('signet_policy_decisions_total', { verdict: 'denied', reason: 'tag_not_signed' })) > 0);
+  });
+
+  test('audit mode lets an unsigned image through and logs what would have been denied', async () => {
+    const res = await get(signet, '/v2/sandbox/tool/manifests/1.0');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('docker-content-digest'), sandbox.digest);
+    const blob = sandbox.blobs[0];
+    assert.ok(blob);
+    assert.equal((await get(signet, `/v2/sandbox/tool/blobs/${blob.digest}`)).status, 200);
+    assert.ok((await signet.metric('signet_policy_decisions_total', { verdict: 'audited', reason: 'no_trust_data' })) > 0);
+  });
+
+  test('the audit log file has one JSON line per decision with the fields operators need', async () => {
+    let lines: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < 50 && !lines.some((l) => l['verdict'] === 'audited'); i++) {
+      lines = (await readFile(auditPath, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      if (!lines.some((l) => l['verdict'] === 'audited')) await new Promise((r) => setTimeout(r, 100));
+    }
+    const allowed = lines.find((l) => l['verdict'] === 'allowed' && l['reference'] === '1.0');
+    assert.ok(allowed, 'an allowed decision for hello:1.0');
+    for (const key of ['time', 'client', 'upstream', 'repository', 'reference', 'digest', 'verdict', 'reason', 'signers', 'trust']) assert.ok(key in allowed, `field ${key}`);
+    assert.equal(allowed['digest'], signed.digest);
+    assert.equal((allowed['trust'] as { name: string }).name, 'docker.io/library/hello');
+    const denied = lines.find((l) => l['verdict'] === 'denied' && l['reason'] === 'tag_not_signed');
+    assert.ok(denied);
+    assert.match(String(denied['message']), /not signed/);
+    assert.ok(lines.some((l) => l['verdict'] === 'audited' && l['repository'] === 'sandbox/tool'));
+  });
+
+  test('signet check gives the verdict with exit codes 0 allowed, 1 denied, 2 error', async () => {
+    const check = (args: string[]) => run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'check', ...args, '--config', signet.configPath], { cwd: REPO_ROOT });
+    const ok = await check(['hello:1.0']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /ALLOWED/);
+    assert.match(ok.stdout, new RegExp(signed.digest));
+    const json = await check(['docker.io/library/hello:1.0', '--json']);
+    assert.equal((JSON.parse(json.stdout) as { digest: string }).digest, signed.digest);
+    const no = await check(['hello:2.0']);
+    assert.equal(no.code, 1);
+    assert.match(no.stdout, /DENIED/);
+    assert.match(no.stdout, /tag_not_signed/);
+    const bad = await check(['UPPER/case:1']);
+    assert.equal(bad.code, 2);
+    const inspect = await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'trust', 'inspect', 'hello', '--config', signet.configPath], { cwd: REPO_ROOT });
+    assert.equal(inspect.code, 0, inspect.stderr);
+    assert.match(inspect.stdout, new RegExp(`1\\.0\\s+${signed.digest}`));
+    assert.match(inspect.stdout, /timestamp\s+version \d+\s+expires/);
   });
 });
