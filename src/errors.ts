@@ -35,12 +35,17 @@ export interface SignetErrorOptions {
   status?: number;
 }
 
-export class SignetError extends Error {
-  readonly code: ErrorCode;
+/**
+ * Modules with a vocabulary of their own (the Notary verifier's `TrustErrorCode`) subclass this
+ * with their code union; the error middleware maps only `ErrorCode`s and treats others as
+ * internal, so such errors are translated where they cross into the proxy.
+ */
+export class SignetError<C extends string = ErrorCode> extends Error {
+  readonly code: C;
   readonly detail: unknown;
   readonly status: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options: SignetErrorOptions = {}) {
+  constructor(code: C, message: string, options: SignetErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SignetError';
     this.code = code;
@@ -49,9 +54,6 @@ export class SignetError extends Error {
   }
 }
 
-export function isSignetError(err: unknown): err is SignetError {
-  return err instanceof SignetError;
-}
 
 /** Wraps anything thrown by a lower layer, keeping an existing SignetError as is. */
 export function wrapError(err: unknown, code: ErrorCode, message: string): SignetError {

@@ -7,7 +7,7 @@ import { PolicyEnforcer, reasonOf } from '../policy/enforcer.js';
 import { NotaryTrustSource } from '../trust/notary/notary-source.js';
 import { DiskTrustStateStore } from '../trust/notary/state-store.js';
 import type { VerifiedTrust } from '../trust/trust-source.js';
-import { parseImageRef } from './image-ref.js';
+import { parseImageRef, type ImageRef } from './image-ref.js';
 
 /** Exit codes of `signet check`, for CI pipelines. */
 export const EXIT = { allowed: 0, denied: 1, error: 2 } as const;
@@ -17,6 +17,16 @@ const NO_AUDIT: AuditLog = { record: () => undefined, flush: async () => undefin
 export interface Output {
   out: (text: string) => void;
   err: (text: string) => void;
+}
+
+/** Parses IMAGE, reporting a bad reference on stderr (undefined then). */
+function imageRef(config: Config, image: string, io: Output): ImageRef | undefined {
+  try {
+    return parseImageRef(image, config.upstreams.get('docker.io')?.officialNamespace ?? 'library');
+  } catch (err) {
+    io.err(`signet: ${errorMessage(err)}\n`);
+    return undefined;
+  }
 }
 
 function tools(config: Config): { enforcer: PolicyEnforcer; source: NotaryTrustSource } {
@@ -33,13 +43,8 @@ function tools(config: Config): { enforcer: PolicyEnforcer; source: NotaryTrustS
 
 /** `signet check IMAGE`: the verdict Signet would give a pull of IMAGE, with reasons and signers. */
 export async function checkImage(config: Config, image: string, json: boolean, io: Output): Promise<number> {
-  let ref;
-  try {
-    ref = parseImageRef(image, config.upstreams.get('docker.io')?.officialNamespace ?? 'library');
-  } catch (err) {
-    io.err(`signet: ${errorMessage(err)}\n`);
-    return EXIT.error;
-  }
+  const ref = imageRef(config, image, io);
+  if (!ref) return EXIT.error;
   const tag = ref.tag ?? 'latest';
   const { enforcer, source } = tools(config);
   const resolved = enforcer.resolve(ref.registry, ref.repository);
@@ -78,13 +83,8 @@ export async function checkImage(config: Config, image: string, json: boolean, i
 
 /** `signet trust inspect IMAGE`: signed tags, digests, signers, keys and expiries. */
 export async function inspectTrust(config: Config, image: string, json: boolean, io: Output): Promise<number> {
-  let ref;
-  try {
-    ref = parseImageRef(image, config.upstreams.get('docker.io')?.officialNamespace ?? 'library');
-  } catch (err) {
-    io.err(`signet: ${errorMessage(err)}\n`);
-    return EXIT.error;
-  }
+  const ref = imageRef(config, image, io);
+  if (!ref) return EXIT.error;
   const { enforcer, source } = tools(config);
   const resolved = enforcer.resolve(ref.registry, ref.repository);
   let trust: VerifiedTrust;

@@ -43,14 +43,3 @@ export interface Authorizer {
   authorizeTag(request: TagRequest): Promise<TagDecision>;
   authorizeDigest(request: DigestRequest): Promise<DigestDecision>;
 }
-
-/** Policy mode "off": everything through, lineage still recorded by the proxy. */
-export class AllowAllAuthorizer implements Authorizer {
-  async authorizeTag(): Promise<TagDecision> {
-    return { mode: 'off' };
-  }
-
-  async authorizeDigest(): Promise<DigestDecision> {
-    return { mode: 'off', verified: false };
-  }
-}

@@ -32,8 +32,8 @@ export interface OciErrorResponse {
 }
 
 export function toOciError(err: unknown): OciErrorResponse {
-  if (err instanceof SignetError) {
-    const entry = TABLE[err.code];
+  if (err instanceof SignetError && Object.hasOwn(TABLE, err.code)) {
+    const entry = TABLE[err.code as ErrorCode];
     const item: { code: string; message: string; detail?: unknown } = { code: entry.oci, message: err.message };
     if (err.detail !== undefined) item.detail = err.detail;
     return { status: err.status ?? entry.status, body: { errors: [item] } };

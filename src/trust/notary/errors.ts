@@ -2,6 +2,8 @@
  * The coded error of the Notary v1 verification modules. Callers (the updater, the policy layer)
  * switch on `code`, never on messages; lower errors are kept as `cause`.
  */
+import { SignetError } from '../../errors.js';
+
 export type TrustErrorCode =
   /** The bytes are not JSON, or not JSON that docker/go canonical/json can re-encode. */
   | 'canonical_json'
@@ -26,13 +28,10 @@ export type TrustErrorCode =
   /** Input larger than a limit of NOTARY_LIMITS. */
   | 'too_large';
 
-export class TrustError extends Error {
-  readonly code: TrustErrorCode;
-
+export class TrustError extends SignetError<TrustErrorCode> {
   constructor(code: TrustErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options?.cause === undefined ? {} : { cause: options.cause });
     this.name = 'TrustError';
-    this.code = code;
   }
 }
 

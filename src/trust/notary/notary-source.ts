@@ -113,7 +113,8 @@ function noTrustData(gun: string, server: string): SignetError {
 
 /** Maps what went wrong in verification to the denial the client reads. */
 function toDenial(err: unknown, gun: string, options: NotaryLoadOptions): SignetError {
-  if (err instanceof SignetError) return err;
+  // TrustError is a SignetError with the verifier's own codes: translate it before the
+  // generic case, which passes through denials raised on the way (trust server refusing access).
   if (err instanceof TrustUnavailableError) return deny('trust_unavailable', `${err.message}; the pull is refused until the trust data can be verified`, err);
   if (err instanceof RootNotPinnedError) {
     return deny(
@@ -148,5 +149,6 @@ function toDenial(err: unknown, gun: string, options: NotaryLoadOptions): Signet
     const reason = reasons[err.code];
     return deny(reason, `trust data of ${gun} failed verification: ${what[reason] ?? reason}: ${err.message}`, err);
   }
+  if (err instanceof SignetError) return err as SignetError;
   return deny('trust_unavailable', `trust data of ${gun} could not be verified: ${(err as Error).message}`, err);
 }

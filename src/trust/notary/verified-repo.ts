@@ -120,7 +120,7 @@ export class VerifiedNotaryRepo implements VerifiedTrust {
   /** Each loaded delegation `targets/<name>` (one level, as `docker trust signer add` makes) that has `tag`. */
   signersOf(tag: string): Map<string, SignedTarget> {
     const out = new Map<string, SignedTarget>();
-    for (const [role, meta] of this.#parts.targets) {
+    for (const role of this.#parts.targets.keys()) {
       const m = /^targets\/([^/]+)$/.exec(role);
       if (!m || role === RELEASES_ROLE) continue;
       let found: SignedTarget | undefined;
@@ -129,7 +129,6 @@ export class VerifiedNotaryRepo implements VerifiedTrust {
         if (file) found = toSignedTarget(role, file);
         return true; // only the role itself counts as that signer
       });
-      void meta;
       if (found) out.set(m[1] as string, found);
     }
     return out;
