@@ -195,4 +195,27 @@ describe('Docker Content Trust enforcement (notary CLI data)', () => {
     assert.match(inspect.stdout, new RegExp(`1\\.0\\s+${signed.digest}`));
     assert.match(inspect.stdout, /timestamp\s+version \d+\s+expires/);
   });
+
+  test('metadata that has expired for Signet\'s clock is denied with the role and time (faketime)', async () => {
+    // notary-server signs timestamps for 14 days; Signet, 15 days ahead, must refuse them.
+    // (faketime cannot move Go programs, so the trust data is real and current; Signet's clock moves.)
+    const future = await startSignet({
+      upstreams: { 'docker.io': { url: upstream.url } },
+      defaultUpstream: 'docker.io',
+      wrap: ['faketime', '+15 days'],
+      extra: {
+        upstreams: { 'docker.io': { trust: { notary: { url: notary.url } } } },
+        policy: { default: 'enforce', rules: [{ match: 'docker.io/library/**', require: { notary: { roots: { tofu: true } } } }] },
+      },
+    });
+    try {
+      const res = await get(future, '/v2/library/hello/manifests/1.0');
+      assert.equal(res.status, 403);
+      const d = denial(res.body);
+      assert.equal(d.reason, 'expired');
+      assert.match(d.message, /timestamp metadata expired at \d{4}-\d\d-\d\dT/);
+    } finally {
+      await future.stop();
+    }
+  });
 });

@@ -24,6 +24,8 @@ export interface SignetOptions {
   dataDir?: string;
   /** Deep-merged into the generated config (objects merge, everything else replaces). */
   extra?: Record<string, unknown>;
+  /** A command Signet runs under, e.g. ['faketime', '+15 days'] to move its clock. */
+  wrap?: readonly string[];
 }
 
 export interface Signet {
@@ -112,7 +114,7 @@ export async function startSignet(opts: SignetOptions): Promise<Signet> {
   delete env.NODE_OPTIONS;
 
   const launch = async (): Promise<LongRunning> =>
-    startProcess(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--config', configPath], {
+    startProcess(opts.wrap?.[0] ?? process.execPath, [...(opts.wrap ? [...opts.wrap.slice(1), process.execPath] : []), '--import', 'tsx', MAIN, 'serve', '--config', configPath], {
       cwd: REPO_ROOT,
       env,
       logFile,
