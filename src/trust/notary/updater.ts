@@ -53,6 +53,11 @@ export interface UpdateOptions {
 interface Ctx extends UpdateOptions {
   versions: Record<string, number>;
   root: TrustedRoot;
+  /**
+   * The root entry of the newest snapshot seen, even one refused because the trusted root does
+   * not match it (builder.go nextRootChecksum): that is how a rotated root is found.
+   */
+  nextRootMeta?: FileMeta;
 }
 
 /** Brings `gun` up to date and returns the verified repository. */
@@ -109,8 +114,8 @@ async function bootstrapRoot(o: UpdateOptions, versions: Record<string, number>)
  * make the newest the trusted root.
  */
 async function refreshRoot(ctx: Ctx): Promise<void> {
-  const snapshotBytes = await ctx.store.read(ctx.server, ctx.gun, 'snapshot.json');
-  let rootMeta: FileMeta | undefined;
+  const snapshotBytes = ctx.nextRootMeta ? undefined : await ctx.store.read(ctx.server, ctx.gun, 'snapshot.json');
+  let rootMeta: FileMeta | undefined = ctx.nextRootMeta;
   if (snapshotBytes) {
     try {
       rootMeta = parseSigned(snapshotBytes, 'snapshot').signed.meta.get('root');
@@ -202,6 +207,7 @@ async function loadSnapshot(ctx: Ctx, root: Root, timestamp: Timestamp): Promise
   // builder.go validateChecksumsFromSnapshot: the trusted root must be the one the snapshot
   // lists; a mismatch means the root was rotated (the retry fetches it by this checksum).
   const rootMeta = meta.signed.meta.get('root');
+  ctx.nextRootMeta = rootMeta;
   if (rootMeta) checkHashes('root', ctx.root.bytes, rootMeta);
   ctx.versions['snapshot'] = meta.signed.version;
   await ctx.store.write(ctx.server, ctx.gun, 'snapshot.json', bytes);
