@@ -5,7 +5,6 @@
  * and expiry-checked; a failure re-downloads the root (rotating through `N.root.json` when
  * versions were skipped) and retries once.
  */
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TrustError, isTrustError } from './errors.js';
 import { checkHashes, checkLength, checkNotExpired, checkVersion } from './metadata-checks.js';
@@ -65,18 +64,21 @@ export async function updateRepository(options: UpdateOptions): Promise<Verified
   const versions = await options.store.versions(options.server, options.gun);
   const root = await bootstrapRoot(options, versions);
   const ctx: Ctx = { ...options, versions, root };
-  let repo: VerifiedNotaryRepo;
   try {
-    repo = await updateOnce(ctx);
-  } catch (first) {
-    if (first instanceof TrustUnavailableError) throw first;
-    // tufclient.go Update: any failure → download the newest root (rotating), then retry once.
-    options.logger.debug({ gun: options.gun, err: (first as Error).message }, 'trust update failed; refreshing root and retrying');
-    await refreshRoot(ctx);
-    repo = await updateOnce(ctx);
+    try {
+      return await updateOnce(ctx);
+    } catch (first) {
+      if (first instanceof TrustUnavailableError) throw first;
+      // tufclient.go Update: any failure → download the newest root (rotating), then retry once.
+      options.logger.debug({ gun: options.gun, err: (first as Error).message }, 'trust update failed; refreshing root and retrying');
+      await refreshRoot(ctx);
+      return await updateOnce(ctx);
+    }
+  } finally {
+    // Every version in ctx.versions was verified: a file that verified raises the rollback
+    // floor even when a later step of the same update failed (Notary caches each verified file).
+    await options.store.saveVersions(options.server, options.gun, ctx.versions);
   }
-  await options.store.saveVersions(options.server, options.gun, ctx.versions);
-  return repo;
 }
 
 /**
@@ -100,6 +102,7 @@ async function bootstrapRoot(o: UpdateOptions, versions: Record<string, number>)
   const fetched = await o.fetcher.fetch(o.gun, 'root.json', UPDATE_LIMITS.rootMaxBytes);
   if (fetched.kind === 'not_found') throw new NoTrustDataError(o.gun);
   if (fetched.kind === 'unavailable') throw new TrustUnavailableError(`trust server unreachable and no trust data cached for ${o.gun}: ${fetched.message}`);
+  capped('root', fetched.bytes, UPDATE_LIMITS.rootMaxBytes);
   const root = validateRoot(fetched.bytes, o.gun, undefined, o.pinning, o.now);
   checkVersion('root', root.metadata.signed, versions['root'] ?? 1);
   checkNotExpired('root', root.metadata.signed, o.now);
@@ -114,21 +117,16 @@ async function bootstrapRoot(o: UpdateOptions, versions: Record<string, number>)
  * make the newest the trusted root.
  */
 async function refreshRoot(ctx: Ctx): Promise<void> {
-  const snapshotBytes = ctx.nextRootMeta ? undefined : await ctx.store.read(ctx.server, ctx.gun, 'snapshot.json');
-  let rootMeta: FileMeta | undefined = ctx.nextRootMeta;
-  if (snapshotBytes) {
-    try {
-      rootMeta = parseSigned(snapshotBytes, 'snapshot').signed.meta.get('root');
-    } catch {
-      rootMeta = undefined;
-    }
-  }
+  // tufclient.go downloadRoot: by checksum only when this round's snapshot named one; otherwise
+  // (expired root, a timestamp or snapshot signed by a rotated key) the server's root.json.
+  const rootMeta = ctx.nextRootMeta;
   const sha = rootMeta?.hashes.get('sha256');
   let outcome: FetchOutcome = { kind: 'not_found' };
   if (rootMeta && sha) outcome = await ctx.fetcher.fetch(ctx.gun, `root.${sha.toString('hex')}.json`, rootMeta.length);
   if (outcome.kind !== 'ok') outcome = await ctx.fetcher.fetch(ctx.gun, 'root.json', UPDATE_LIMITS.rootMaxBytes);
   if (outcome.kind === 'not_found') throw new NoTrustDataError(ctx.gun);
   if (outcome.kind === 'unavailable') throw new TrustUnavailableError(`cannot download the root of ${ctx.gun}: ${outcome.message}`);
+  capped('root', outcome.bytes, rootMeta && sha ? Math.min(rootMeta.length, UPDATE_LIMITS.rootMaxBytes) : UPDATE_LIMITS.rootMaxBytes);
   const newest = parseSigned(outcome.bytes, 'root').signed.version;
   const current = ctx.root.metadata.signed.version;
   checkVersion('root', { version: newest } as Root, current);
@@ -177,6 +175,7 @@ async function loadTimestamp(ctx: Ctx, root: Root): Promise<SignedMetadata<Times
   let fromCache = false;
   if (fetched.kind === 'ok') {
     bytes = fetched.bytes;
+    capped('timestamp', bytes, UPDATE_LIMITS.timestampMaxBytes);
   } else {
     const cached = await ctx.store.read(ctx.server, ctx.gun, 'timestamp.json');
     if (!cached) {
@@ -286,7 +285,8 @@ async function loadDelegations(ctx: Ctx, snapshot: Snapshot, loaded: Map<string,
   }
 }
 
-/** sha256 hex of bytes (consistent names, logs). */
-export function sha256Hex(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
+/** The download caps hold whatever the fetcher did (defence in depth: the fetcher also enforces them). */
+function capped(role: string, bytes: Buffer, maxBytes: number): void {
+  if (bytes.length > maxBytes) throw new TrustError('too_large', `${role} metadata is ${bytes.length} bytes, over the ${maxBytes}-byte download limit`);
 }
+
