@@ -4,10 +4,10 @@ import type { FileHandle } from 'node:fs/promises';
 import { unlink } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { DEFAULTS } from '../config/defaults.js';
 import { SignetError, errorMessage } from '../errors.js';
 import type { Digest } from '../registry/names.js';
 
-const READ_CHUNK = 256 * 1024; // bytes read from the temp file per push to a client
 
 export type FillState = 'running' | 'verified' | 'failed';
 
@@ -17,10 +17,11 @@ export interface FillResult {
 
 /**
  * One upstream download of a blob into a temporary file, shared by every client that asks for
- * the blob meanwhile. The bytes are hashed as they arrive; readers follow the file as it grows
- * but are always held back by one byte until the digest matched, so no client can complete a
- * download whose bytes turn out wrong: on a mismatch every reader is destroyed and the caller
- * cuts the client connection. The caller commits the temp file to the store on success.
+ * the blob meanwhile. The bytes are hashed as they arrive; readers that keep up take them from
+ * the write batches still in memory, readers that fall behind read them back from the file, and
+ * all are held back by one byte until the digest matched, so no client can complete a download
+ * whose bytes turn out wrong: on a mismatch every reader is destroyed and the caller cuts the
+ * client connection. The caller commits the temp file to the store on success.
  */
 export class BlobFill extends EventEmitter {
   readonly digest: Digest;
@@ -29,7 +30,12 @@ export class BlobFill extends EventEmitter {
   readonly tempPath: string;
   readonly #handle: FileHandle;
   readonly #hash: Hash;
+  /** Bytes accepted (hashed, in order); the ones past `#written` are still in `#pending`. */
+  #received = 0;
+  /** Bytes on disk. */
   #written = 0;
+  /** Accepted chunks whose file write has not completed yet, in order. */
+  #pending: Array<{ offset: number; buf: Buffer }> = [];
   #state: FillState = 'running';
   #error: Error | undefined;
   #readers = 0;
@@ -47,7 +53,7 @@ export class BlobFill extends EventEmitter {
     this.#handle = temp.handle;
     this.#hash = createHash(digest.algorithm);
     this.done = new Promise<FillResult>((resolve, reject) => {
-      this.once('settled', () => (this.#state === 'verified' ? resolve({ size: this.#written }) : reject(this.#error)));
+      this.once('settled', () => (this.#state === 'verified' ? resolve({ size: this.#received }) : reject(this.#error)));
     });
     // Readers observe failures through their own streams; the promise is for the owner.
     this.done.catch(() => undefined);
@@ -63,9 +69,9 @@ export class BlobFill extends EventEmitter {
 
   /** Bytes a reader may hand out now: all of them once verified, all but the last before. */
   available(waitForVerified: boolean): number {
-    if (this.#state === 'verified') return this.#written;
+    if (this.#state === 'verified') return this.#received;
     if (waitForVerified) return 0;
-    return Math.max(0, this.#written - 1);
+    return Math.max(0, this.#received - 1);
   }
 
   get error(): Error | undefined {
@@ -77,30 +83,42 @@ export class BlobFill extends EventEmitter {
    * `onBytes` reports progress for metrics. Never throws: the outcome is in `done`.
    */
   async run(source: Readable, onBytes: (n: number) => void): Promise<void> {
-    const sink = new Writable({
-      highWaterMark: 1024 * 1024,
-      write: (chunk: Buffer, _enc, cb) => {
-        if (this.expectedSize !== undefined && this.#written + chunk.length > this.expectedSize) {
+    // Chunks queue up (to blobWriteBufferBytes) while a write is in flight and go out in one writev, so
+    // reading the upstream never waits for the disk chunk by chunk; readers see them at once.
+    const writeBatch = (buffers: Buffer[], cb: (err?: Error | null) => void): void => {
+      let length = 0;
+      for (const chunk of buffers) {
+        if (this.expectedSize !== undefined && this.#received + chunk.length > this.expectedSize) {
           cb(new SignetError('DIGEST_MISMATCH', `upstream sent more than the announced ${this.expectedSize} bytes for ${this.digest.value}`));
           return;
         }
         this.#hash.update(chunk);
-        this.#handle.write(chunk, 0, chunk.length, this.#written).then(
-          () => {
-            this.#written += chunk.length;
-            onBytes(chunk.length);
-            this.emit('progress');
-            cb();
-          },
-          (err: unknown) => cb(err as Error),
-        );
-      },
+        this.#pending.push({ offset: this.#received, buf: chunk });
+        this.#received += chunk.length;
+        length += chunk.length;
+      }
+      onBytes(length);
+      this.emit('progress');
+      this.#handle.writev(buffers, this.#written).then(
+        () => {
+          this.#written += length;
+          while (this.#pending.length > 0 && (this.#pending[0] as { offset: number; buf: Buffer }).offset < this.#written) this.#pending.shift();
+          this.emit('progress');
+          cb();
+        },
+        (err: unknown) => cb(err as Error),
+      );
+    };
+    const sink = new Writable({
+      highWaterMark: DEFAULTS.blobWriteBufferBytes,
+      write: (chunk: Buffer, _enc, cb) => writeBatch([chunk], cb),
+      writev: (chunks, cb) => writeBatch(chunks.map((c) => c.chunk as Buffer), cb),
     });
     try {
       await pipeline(source, sink);
       const actual = `${this.digest.algorithm}:${this.#hash.digest('hex')}`;
-      if (this.expectedSize !== undefined && this.#written !== this.expectedSize) {
-        throw new SignetError('DIGEST_MISMATCH', `upstream sent ${this.#written} of the announced ${this.expectedSize} bytes for ${this.digest.value}`);
+      if (this.expectedSize !== undefined && this.#received !== this.expectedSize) {
+        throw new SignetError('DIGEST_MISMATCH', `upstream sent ${this.#received} of the announced ${this.expectedSize} bytes for ${this.digest.value}`);
       }
       if (actual !== this.digest.value) {
         throw new SignetError('DIGEST_MISMATCH', `upstream bytes for ${this.digest.value} hash to ${actual}`);
@@ -112,6 +130,7 @@ export class BlobFill extends EventEmitter {
         err instanceof SignetError ? err : new SignetError('UPSTREAM_UNAVAILABLE', `download of ${this.digest.value} failed: ${errorMessage(err)}`, { cause: err });
       await unlink(this.tempPath).catch(() => undefined);
     } finally {
+      this.#pending = [];
       this.#writerDone = true;
       this.emit('progress');
       this.emit('settled');
@@ -128,10 +147,10 @@ export class BlobFill extends EventEmitter {
     this.#readers++;
     let position = start;
     let reading = false;
-    const last = (): number | undefined => end ?? (this.#state === 'verified' ? this.#written - 1 : this.expectedSize !== undefined ? this.expectedSize - 1 : undefined);
+    const last = (): number | undefined => end ?? (this.#state === 'verified' ? this.#received - 1 : this.expectedSize !== undefined ? this.expectedSize - 1 : undefined);
     const onProgress = (): void => pump();
     const stream = new Readable({
-      highWaterMark: READ_CHUNK,
+      highWaterMark: DEFAULTS.blobReadChunkBytes,
       read: () => pump(),
       destroy: (err, cb) => {
         this.off('progress', onProgress);
@@ -153,12 +172,29 @@ export class BlobFill extends EventEmitter {
       }
       const limit = Math.min(this.available(waitForVerified), stop === undefined ? Infinity : stop + 1);
       if (position >= limit) return; // wait for the next 'progress'
+      const inMemory = this.#pending.find((p) => position >= p.offset && position < p.offset + p.buf.length);
+      if (inMemory) {
+        // Caught up with the download: hand out the accepted bytes without a disk round trip.
+        const slice = inMemory.buf.subarray(position - inMemory.offset, Math.min(inMemory.buf.length, limit - inMemory.offset));
+        position += slice.length;
+        if (stream.push(slice)) queueMicrotask(pump);
+        return;
+      }
       reading = true;
-      const length = Math.min(READ_CHUNK, limit - position);
+      const length = Math.min(DEFAULTS.blobReadChunkBytes, Math.min(limit, this.#state === 'verified' ? limit : this.#written) - position);
+      if (length <= 0) {
+        reading = false;
+        return; // the bytes are between memory and disk: the write completes, then 'progress'
+      }
       const buf = Buffer.allocUnsafe(length);
       this.#handle.read(buf, 0, length, position).then(
         ({ bytesRead }) => {
           reading = false;
+          if (bytesRead === 0) {
+            // Never expected (only written bytes are read): fail rather than spin.
+            stream.destroy(new SignetError('STORAGE_ERROR', `temporary file of ${this.digest.value} ended at ${position} of ${this.#written} written bytes`));
+            return;
+          }
           position += bytesRead;
           if (stream.destroyed) return;
           if (stream.push(bytesRead === length ? buf : buf.subarray(0, bytesRead))) pump();

@@ -10,6 +10,7 @@ import { parseDigest } from '../registry/names.js';
 
 export type Namespace = 'blobs' | 'manifests';
 
+
 export interface ContentInfo {
   size: number;
 }
@@ -111,7 +112,7 @@ export class ContentStore {
   openRead(namespace: Namespace, digest: string, range?: { start: number; end: number }): Readable | undefined {
     if (!this.has(namespace, digest)) return undefined;
     this.touch(namespace, digest);
-    return createReadStream(this.pathOf(namespace, digest), range ? { start: range.start, end: range.end } : {});
+    return createReadStream(this.pathOf(namespace, digest), { highWaterMark: DEFAULTS.blobReadChunkBytes, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   /** Marks an entry as just used; the mtime on disk is updated at most once per interval. */

@@ -1,11 +1,14 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { LRUCache } from 'lru-cache';
+import { parseManifestReferences } from '../registry/manifest.js';
 import type { ContentStore } from './content-store.js';
 
 export interface CachedManifest {
   digest: string;
   mediaType: string;
   bytes: Buffer;
+  /** Digests this manifest authorises (index children, config and layers), parsed once. */
+  children: readonly string[];
 }
 
 /**
@@ -37,7 +40,8 @@ export class ManifestCache {
       const parsed: unknown = JSON.parse(meta);
       const mediaType = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)['mediaType'] : undefined;
       if (typeof mediaType !== 'string') return undefined;
-      const entry = { digest, mediaType, bytes };
+      const refs = parseManifestReferences(bytes, mediaType);
+      const entry = { digest, mediaType, bytes, children: [...refs.manifests, ...refs.blobs] };
       this.#store.touch('manifests', digest);
       this.#memory.set(digest, entry);
       return entry;

@@ -24,6 +24,10 @@ export const DEFAULTS = {
   shutdownGraceMs: 30_000, // ms given to in-flight streams to finish on SIGTERM
   trustFreshnessSeconds: 60, // seconds a verified trust state is reused before the timestamp is re-fetched
   trustMissingCacheSeconds: 30, // seconds a "no trust data" answer is remembered
+  blobReadChunkBytes: 256 * 1024, // bytes per read of a blob from disk (64 KiB, Node's default, halves warm throughput; 1 MiB buffers swell RSS under herds)
+  blobWriteBufferBytes: 4 * 1024 * 1024, // bytes of upstream data queued while a blob write to disk is in flight
+  auditMaxWriteBytes: 1024 * 1024, // bytes per write of the audit log when it has a backlog (pino/SonicBoom default: 16 KiB)
+  verdictMemoEntries: 4096, // tag verdicts remembered per verified trust state (entries)
   accessTouchIntervalMs: 60_000, // ms between persisted last-access updates of one cache entry
 } as const;
 

@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { DEFAULTS } from '../config/defaults.js';
 
 export type Verdict = 'allowed' | 'denied' | 'audited';
 
@@ -30,7 +31,14 @@ export class JsonAuditLog implements AuditLog {
   readonly #logger: Logger;
 
   constructor(destination: string | undefined) {
-    const stream = destination && destination !== '-' ? pino.destination({ dest: destination, mkdir: true, append: true, sync: false }) : pino.destination(1);
+    // SonicBoom writes at most `maxWrite` bytes per fs.write (16 KiB by default): at thousands of
+    // decisions a second its backlog, a string on the heap, outgrew the writes. Large writes
+    // drain a backlog in a few calls; an idle log still writes each line at once (minLength 0).
+    const options = { sync: false, minLength: 0, maxWrite: DEFAULTS.auditMaxWriteBytes };
+    const stream =
+      destination && destination !== '-'
+        ? pino.destination({ dest: destination, mkdir: true, append: true, ...options })
+        : pino.destination({ dest: 1, ...options });
     this.#logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'event' }, stream);
   }
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config, NotaryRequirements, NotaryServerConfig, PolicyRuleConfig } from '../config/load.js';
 import type { PolicyMode } from '../config/schema.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { SignetError } from '../errors.js';
 import type { DenyReason, SignedTarget, TrustSource, VerifiedTrust } from '../trust/trust-source.js';
 import type { AuditLog, Verdict } from './audit-log.js';
@@ -49,6 +50,11 @@ interface TagVerdict {
 export class PolicyEnforcer implements Authorizer {
   readonly #o: PolicyEnforcerOptions;
   readonly #rules: Array<CompiledRule<PolicyRuleConfig>>;
+  /**
+   * Verdicts per verified trust state: a state object is immutable, so while the source hands out
+   * the same one (within its freshness interval) a tag's verdict cannot change.
+   */
+  readonly #verdicts = new WeakMap<VerifiedTrust, Map<string, TagVerdict | SignetError>>();
 
   constructor(options: PolicyEnforcerOptions) {
     this.#o = options;
@@ -117,6 +123,29 @@ export class PolicyEnforcer implements Authorizer {
   /** The verdict for a tag, without logging: used by requests and by `signet check`. */
   async evaluateTag(resolved: Resolved, upstream: string, repository: string, tag: string): Promise<TagVerdict> {
     const trust = await this.#load(resolved, upstream, repository);
+    let memo = this.#verdicts.get(trust);
+    if (!memo) {
+      memo = new Map();
+      this.#verdicts.set(trust, memo);
+    }
+    const key = `${resolved.rule?.index ?? -1} ${tag}`;
+    let verdict = memo.get(key);
+    if (!verdict) {
+      try {
+        verdict = this.#judge(resolved, trust, tag);
+      } catch (err) {
+        if (!(err instanceof SignetError)) throw err;
+        verdict = err;
+      }
+      // Bounded: requests for arbitrary tag names must not grow it without limit.
+      if (memo.size >= DEFAULTS.verdictMemoEntries) memo.clear();
+      memo.set(key, verdict);
+    }
+    if (verdict instanceof SignetError) throw verdict;
+    return verdict;
+  }
+
+  #judge(resolved: Resolved, trust: VerifiedTrust, tag: string): TagVerdict {
     const requirements = resolved.rule?.require.notary ?? NO_REQUIREMENTS;
     const target = trust.chooseTarget(tag);
     if (!target) {

@@ -71,8 +71,7 @@ export class ManifestService {
       verified = decision.pinned !== undefined;
       served = decision.pinned ? await this.#signed(target, reference.tag, decision.pinned) : await this.#byTag(target, reference.tag);
     }
-    const refs = parseManifestReferences(served.bytes, served.mediaType);
-    await this.#o.lineage.record(upstream, target.repository, [served.digest, ...refs.manifests, ...refs.blobs], verified ? 'verified' : 'unverified');
+    await this.#o.lineage.record(upstream, target.repository, [served.digest, ...served.children], verified ? 'verified' : 'unverified');
     return served;
   }
 
@@ -228,7 +227,7 @@ export class ManifestService {
 
   async #store(digest: string, bytes: Buffer, contentType: string | undefined): Promise<CachedManifest> {
     const refs = parseManifestReferences(bytes, contentType);
-    const entry = { digest, mediaType: refs.mediaType, bytes };
+    const entry = { digest, mediaType: refs.mediaType, bytes, children: [...refs.manifests, ...refs.blobs] };
     await this.#o.manifests.put(entry);
     return entry;
   }
