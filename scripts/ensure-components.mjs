@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Checks that the real components the e2e tests and benchmarks start are installed
+// (`--bench` adds the benchmark's load generator, wrk)
 // (see /work/shared/RECIPES.md). Installs them with apt-get when running as root on Debian;
 // otherwise prints the install command and exits 1.
 import { spawnSync } from 'node:child_process';
@@ -27,6 +28,10 @@ const PACKAGES = [
   'faketime',
   'apache2-utils',
 ];
+if (process.argv.includes('--bench')) {
+  BINARIES.push('wrk');
+  PACKAGES.push('wrk');
+}
 const INSTALL_COMMAND = `apt-get update && apt-get install -y --no-install-recommends ${PACKAGES.join(' ')}`;
 
 function onPath(name) {

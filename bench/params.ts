@@ -1,0 +1,68 @@
+import { parseArgs } from 'node:util';
+import { MiB } from './stats.js';
+
+/** Command-line parameters of `npm run bench` and what --quick changes. */
+
+export const PHASES = ['blob', 'tag', 'herd', 'docker', 'fanout'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface Params {
+  mode: 'quick' | 'full';
+  reps: number;
+  blobBytes: number;
+  tagSeconds: number;
+  tagWarmupSeconds: number;
+  wrkConnections: number;
+  wrkThreads: number;
+  herdClients: number;
+  fanoutClients: number;
+  bigImage: { layers: number; totalBytes: number; filesPerLayer: number };
+  phases: Phase[];
+  cpuProf: boolean;
+  /** Only re-render docs/BENCHMARKS.md from bench/results/latest.json. */
+  reportOnly: boolean;
+}
+
+export function parseParams(argv: string[]): Params {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      'cpu-prof': { type: 'boolean', default: false },
+      only: { type: 'string' },
+      reps: { type: 'string' },
+      'report-only': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log('usage: npm run bench [-- --quick] [--cpu-prof] [--only=blob,tag,herd,docker,fanout] [--reps=N] [--report-only]');
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  let phases: Phase[] = [...PHASES];
+  if (values.only !== undefined) {
+    const wanted = values.only.split(',').map((s) => s.trim()).filter(Boolean);
+    const unknown = wanted.filter((w) => !(PHASES as readonly string[]).includes(w));
+    if (unknown.length > 0) throw new Error(`--only: unknown phase(s) ${unknown.join(', ')}; phases are ${PHASES.join(', ')}`);
+    phases = PHASES.filter((p) => wanted.includes(p));
+  }
+  const reps = values.reps === undefined ? (quick ? 3 : 5) : Number(values.reps);
+  if (!Number.isInteger(reps) || reps < 1 || reps > 50) throw new Error(`--reps must be an integer from 1 to 50, got ${values.reps ?? ''}`);
+  return {
+    mode: quick ? 'quick' : 'full',
+    reps,
+    blobBytes: (quick ? 64 : 512) * MiB,
+    tagSeconds: quick ? 5 : 10,
+    tagWarmupSeconds: quick ? 1 : 2,
+    wrkConnections: 64,
+    wrkThreads: 2,
+    herdClients: 20,
+    fanoutClients: 20,
+    bigImage: { layers: 5, totalBytes: (quick ? 40 : 200) * MiB, filesPerLayer: 4 },
+    phases,
+    cpuProf: values['cpu-prof'] === true,
+    reportOnly: values['report-only'] === true,
+  };
+}
