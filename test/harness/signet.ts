@@ -120,6 +120,8 @@ export async function startSignet(opts: SignetOptions): Promise<Signet> {
       logFile,
       graceMs: 15_000,
       readyTimeoutMs: 60_000,
+      // A wrapper such as faketime forks Signet and waits: signal the whole group, or Signet outlives stop().
+      group: opts.wrap !== undefined,
       ready: async () => {
         const res = await fetch(`http://127.0.0.1:${port}/readyz`);
         await res.arrayBuffer();
