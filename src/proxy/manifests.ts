@@ -168,14 +168,10 @@ export class ManifestService {
         return { ...stale, cache: 'hit' };
       }
     }
-    if (res.status !== 200) {
-      // HEAD carries no body: ask again with GET for the upstream's own error message.
-      const detail = await target.upstream.request({ method: 'GET', path: `/v2/${target.repository}/manifests/${tag}`, repository: target.repository, headers: { accept: UPSTREAM_MANIFEST_ACCEPT } });
-      if (detail.status !== 200) throw await upstreamFailure(upstream, detail, `manifest ${target.repository}:${tag}`, 'MANIFEST_UNKNOWN');
-      return this.#acceptTagBody(target, tag, detail);
-    }
-    const digestHeader = header(res.headers, HEADERS.contentDigest.toLowerCase());
+    const digestHeader = res.status === 200 ? header(res.headers, HEADERS.contentDigest.toLowerCase()) : undefined;
     if (!digestHeader) {
+      // No digest to fetch by: GET the tag, whose bytes are hashed here. For a failed HEAD this
+      // also brings the upstream's own error message (HEAD carries no body).
       const full = await target.upstream.request({ method: 'GET', path: `/v2/${target.repository}/manifests/${tag}`, repository: target.repository, headers: { accept: UPSTREAM_MANIFEST_ACCEPT } });
       if (full.status !== 200) throw await upstreamFailure(upstream, full, `manifest ${target.repository}:${tag}`, 'MANIFEST_UNKNOWN');
       return this.#acceptTagBody(target, tag, full);

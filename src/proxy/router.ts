@@ -1,6 +1,6 @@
 import type { UpstreamClient } from '../registry/upstream-client.js';
 import { SignetError } from '../errors.js';
-import { assertRepositoryName } from '../registry/names.js';
+import { assertRepositoryName, printable } from '../registry/names.js';
 
 export interface Target {
   upstream: UpstreamClient;
@@ -67,9 +67,4 @@ export class Router {
   #names(): string {
     return [...this.#options.upstreams.keys()].join(', ') || 'none';
   }
-}
-
-function printable(text: string): string {
-  const clean = text.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 80 ? `${clean.slice(0, 77)}...` : clean;
 }

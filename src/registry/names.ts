@@ -31,7 +31,7 @@ export function assertRepositoryName(name: string): void {
   if (!isValidRepositoryName(name)) {
     throw new SignetError(
       'NAME_INVALID',
-      `invalid repository name "${truncate(name)}": use lowercase letters, digits and separators (. _ __ -) in /-separated components`,
+      `invalid repository name "${printable(name)}": use lowercase letters, digits and separators (. _ __ -) in /-separated components`,
     );
   }
 }
@@ -43,15 +43,15 @@ export function isTag(reference: string): boolean {
 /** Parses "<algorithm>:<encoded>"; throws DIGEST_INVALID (or UNSUPPORTED for an unknown algorithm). */
 export function parseDigest(text: string): Digest {
   const m = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/.exec(text);
-  if (!m) throw new SignetError('DIGEST_INVALID', `invalid digest "${truncate(text)}": expected <algorithm>:<hex>, e.g. sha256:…`);
+  if (!m) throw new SignetError('DIGEST_INVALID', `invalid digest "${printable(text)}": expected <algorithm>:<hex>, e.g. sha256:…`);
   const algorithm = m[1] as string;
   const hex = m[2] as string;
   if (!(algorithm in DIGEST_ALGORITHMS)) {
-    throw new SignetError('UNSUPPORTED', `digest algorithm "${truncate(algorithm)}" is not supported: use sha256 or sha512`);
+    throw new SignetError('UNSUPPORTED', `digest algorithm "${printable(algorithm)}" is not supported: use sha256 or sha512`);
   }
   const alg = algorithm as DigestAlgorithm;
   if (hex.length !== DIGEST_ALGORITHMS[alg] || !/^[a-f0-9]+$/.test(hex)) {
-    throw new SignetError('DIGEST_INVALID', `invalid ${alg} digest "${truncate(text)}": expected ${DIGEST_ALGORITHMS[alg]} lowercase hex characters`);
+    throw new SignetError('DIGEST_INVALID', `invalid ${alg} digest "${printable(text)}": expected ${DIGEST_ALGORITHMS[alg]} lowercase hex characters`);
   }
   return { algorithm: alg, hex, value: `${alg}:${hex}` };
 }
@@ -65,12 +65,13 @@ export type Reference = { kind: 'tag'; tag: string } | { kind: 'digest'; digest:
 export function parseReference(text: string): Reference {
   if (isDigest(text)) return { kind: 'digest', digest: parseDigest(text) };
   if (!isTag(text)) {
-    throw new SignetError('MANIFEST_UNKNOWN', `invalid tag "${truncate(text)}": tags are 1-128 characters of [A-Za-z0-9_.-], not starting with . or -`);
+    throw new SignetError('MANIFEST_UNKNOWN', `invalid tag "${printable(text)}": tags are 1-128 characters of [A-Za-z0-9_.-], not starting with . or -`);
   }
   return { kind: 'tag', tag: text };
 }
 
-function truncate(text: string): string {
+/** A client-supplied string made safe and short for an error message. */
+export function printable(text: string): string {
   const printable = text.replace(/[^\x20-\x7e]/g, '?');
   return printable.length > 80 ? `${printable.slice(0, 77)}...` : printable;
 }

@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { SignetError } from '../errors.js';
 import { API_VERSION, HEADERS, acceptsMediaType } from '../registry/media-types.js';
-import { parseDigest, parseReference } from '../registry/names.js';
+import { printable, parseDigest, parseReference } from '../registry/names.js';
 import { header } from '../registry/upstream-client.js';
 import type { BlobService } from '../proxy/blobs.js';
 import { parseRange } from '../proxy/blobs.js';
@@ -155,9 +155,4 @@ async function passThrough(ctx: Context, target: Target, path: string, notFound:
   ctx.body = res.body;
   const length = Number(header(res.headers, 'content-length'));
   if (Number.isFinite(length)) ctx.length = length;
-}
-
-function printable(text: string): string {
-  const clean = text.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 100 ? `${clean.slice(0, 97)}...` : clean;
 }
