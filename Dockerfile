@@ -1,6 +1,11 @@
 # syntax=docker/dockerfile:1
-# Build stage: compile TypeScript with the dev dependencies.
-FROM node:20-bookworm-slim AS build
+# The Node.js 24 LTS base of every stage; another base with Node.js >= 24.15 builds the same image:
+#   docker build --build-arg NODE_IMAGE=node:24-trixie-slim -t signet .
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# Build stage: compile TypeScript with the dev dependencies. --ignore-scripts also skips the
+# preinstall of the `node` devDependency, so no second Node.js is fetched: the base's Node.js runs tsc.
+FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
@@ -8,8 +13,9 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-# Runtime stage: production dependencies and compiled output only, as a non-root user.
-FROM node:20-bookworm-slim
+# Runtime stage: production dependencies and compiled output only, as a non-root user. The `node`
+# devDependency is not installed here; the base image's Node.js runs Signet.
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First, so that an unsupported Node.js is refused before any other module is evaluated.
+import './runtime.js';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../config/load.js';
@@ -58,6 +60,7 @@ async function serve(args: string[]): Promise<number> {
     return 1;
   }
   const logger = pino({ level: config.log.level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+  logger.info({ node: process.version }, 'signet starting');
   const signet = new Signet({ config, logger });
   try {
     await signet.start();
