@@ -1,13 +1,11 @@
 import { createHash, type Hash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { FileHandle } from 'node:fs/promises';
-import { unlink } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DEFAULTS } from '../config/defaults.js';
 import { SignetError, errorMessage } from '../errors.js';
 import type { Digest } from '../registry/names.js';
-
+import type { PendingBlob } from './ports.js';
 
 export type FillState = 'running' | 'verified' | 'failed';
 
@@ -16,26 +14,33 @@ export interface FillResult {
 }
 
 /**
- * One upstream download of a blob into a temporary file, shared by every client that asks for
- * the blob meanwhile. The bytes are hashed as they arrive; readers that keep up take them from
- * the write batches still in memory, readers that fall behind read them back from the file, and
- * all are held back by one byte until the digest matched, so no client can complete a download
- * whose bytes turn out wrong: on a mismatch every reader is destroyed and the caller cuts the
- * client connection. The caller commits the temp file to the store on success.
+ * One upstream download of a blob into a pending blob of a BlobStore, shared by every client
+ * that asks for the blob meanwhile. The bytes are hashed as they arrive; readers that keep up
+ * take them from the write batches still in memory, readers that fall behind read them back
+ * from the pending blob, and all are held back by one byte until the digest matched, so no
+ * client can complete a download whose bytes turn out wrong: on a mismatch every reader is
+ * destroyed and the caller cuts the client connection.
+ *
+ * The pending blob's life: the owner creates it and, once `done` resolves, calls
+ * `store.commit(pending, digest, size)`; readers still behind keep reading from the pending
+ * blob after the commit. On a failure the fill discards the pending blob itself (its bytes must
+ * never become visible, even if the owner forgets); the owner's own `discard()` afterwards is a
+ * harmless repeat. The fill closes the pending blob when the writer is done, the owner sealed
+ * it and no reader is left; the owner never closes it.
  */
 export class BlobFill extends EventEmitter {
   readonly digest: Digest;
   /** Size announced by the upstream (Content-Length), if any. */
   readonly expectedSize: number | undefined;
-  readonly tempPath: string;
-  readonly #handle: FileHandle;
+  /** Where the bytes go; the owner commits it after `done` (see the class comment). */
+  readonly pending: PendingBlob;
   readonly #hash: Hash;
-  /** Bytes accepted (hashed, in order); the ones past `#written` are still in `#pending`. */
+  /** Bytes accepted (hashed, in order); the ones past `#written` are still in `#queued`. */
   #received = 0;
-  /** Bytes on disk. */
+  /** Bytes in the pending blob. */
   #written = 0;
-  /** Accepted chunks whose file write has not completed yet, in order. */
-  #pending: Array<{ offset: number; buf: Buffer }> = [];
+  /** Accepted chunks whose write has not completed yet, in order. */
+  #queued: Array<{ offset: number; buf: Buffer }> = [];
   #state: FillState = 'running';
   #error: Error | undefined;
   #readers = 0;
@@ -44,16 +49,18 @@ export class BlobFill extends EventEmitter {
   #closed = false;
   readonly done: Promise<FillResult>;
 
-  constructor(digest: Digest, expectedSize: number | undefined, temp: { path: string; handle: FileHandle }) {
+  constructor(digest: Digest, expectedSize: number | undefined, pending: PendingBlob) {
     super();
     this.setMaxListeners(0);
     this.digest = digest;
     this.expectedSize = expectedSize;
-    this.tempPath = temp.path;
-    this.#handle = temp.handle;
+    this.pending = pending;
     this.#hash = createHash(digest.algorithm);
     this.done = new Promise<FillResult>((resolve, reject) => {
-      this.once('settled', () => (this.#state === 'verified' ? resolve({ size: this.#received }) : reject(this.#error)));
+      this.once('settled', () => {
+        if (this.#state === 'verified') resolve({ size: this.#received });
+        else reject(this.#error ?? new SignetError('INTERNAL', `download of ${this.digest.value} settled without an outcome`));
+      });
     });
     // Readers observe failures through their own streams; the promise is for the owner.
     this.done.catch(() => undefined);
@@ -79,12 +86,12 @@ export class BlobFill extends EventEmitter {
   }
 
   /**
-   * Copies `source` into the temp file, hashing as bytes pass, then checks size and digest.
+   * Copies `source` into the pending blob, hashing as bytes pass, then checks size and digest.
    * `onBytes` reports progress for metrics. Never throws: the outcome is in `done`.
    */
   async run(source: Readable, onBytes: (n: number) => void): Promise<void> {
     // Chunks queue up (to blobWriteBufferBytes) while a write is in flight and go out in one writev, so
-    // reading the upstream never waits for the disk chunk by chunk; readers see them at once.
+    // reading the upstream never waits for the store chunk by chunk; readers see them at once.
     const writeBatch = (buffers: Buffer[], cb: (err?: Error | null) => void): void => {
       let length = 0;
       for (const chunk of buffers) {
@@ -93,16 +100,16 @@ export class BlobFill extends EventEmitter {
           return;
         }
         this.#hash.update(chunk);
-        this.#pending.push({ offset: this.#received, buf: chunk });
+        this.#queued.push({ offset: this.#received, buf: chunk });
         this.#received += chunk.length;
         length += chunk.length;
       }
       onBytes(length);
       this.emit('progress');
-      this.#handle.writev(buffers, this.#written).then(
+      this.pending.writev(buffers, this.#written).then(
         () => {
           this.#written += length;
-          while (this.#pending.length > 0 && (this.#pending[0] as { offset: number; buf: Buffer }).offset < this.#written) this.#pending.shift();
+          while (this.#queued.length > 0 && (this.#queued[0] as { offset: number; buf: Buffer }).offset < this.#written) this.#queued.shift();
           this.emit('progress');
           cb();
         },
@@ -112,7 +119,11 @@ export class BlobFill extends EventEmitter {
     const sink = new Writable({
       highWaterMark: DEFAULTS.blobWriteBufferBytes,
       write: (chunk: Buffer, _enc, cb) => writeBatch([chunk], cb),
-      writev: (chunks, cb) => writeBatch(chunks.map((c) => c.chunk as Buffer), cb),
+      writev: (chunks, cb) =>
+        writeBatch(
+          chunks.map((c) => c.chunk as Buffer),
+          cb,
+        ),
     });
     try {
       await pipeline(source, sink);
@@ -127,19 +138,22 @@ export class BlobFill extends EventEmitter {
     } catch (err) {
       this.#state = 'failed';
       this.#error =
-        err instanceof SignetError ? err : new SignetError('UPSTREAM_UNAVAILABLE', `download of ${this.digest.value} failed: ${errorMessage(err)}`, { cause: err });
-      await unlink(this.tempPath).catch(() => undefined);
+        err instanceof SignetError
+          ? err
+          : new SignetError('UPSTREAM_UNAVAILABLE', `download of ${this.digest.value} failed: ${errorMessage(err)}`, { cause: err });
     } finally {
-      this.#pending = [];
-      this.#writerDone = true;
+      this.#queued = [];
       this.emit('progress');
       this.emit('settled');
-      this.#maybeClose();
     }
+    // Readers were destroyed above and issue no new read; one in flight still completes.
+    if (this.#state === 'failed') await this.pending.discard().catch(() => undefined);
+    this.#writerDone = true;
+    this.#maybeClose();
   }
 
   /**
-   * A stream of the blob from `start` to `end` (inclusive) following the file as it grows.
+   * A stream of the blob from `start` to `end` (inclusive) following the download as it grows.
    * With `waitForVerified` nothing is handed out before the digest matched (ranges: a client
    * cannot check a part, so it gets only verified bytes).
    */
@@ -147,7 +161,8 @@ export class BlobFill extends EventEmitter {
     this.#readers++;
     let position = start;
     let reading = false;
-    const last = (): number | undefined => end ?? (this.#state === 'verified' ? this.#received - 1 : this.expectedSize !== undefined ? this.expectedSize - 1 : undefined);
+    const last = (): number | undefined =>
+      end ?? (this.#state === 'verified' ? this.#received - 1 : this.expectedSize !== undefined ? this.expectedSize - 1 : undefined);
     const onProgress = (): void => pump();
     const stream = new Readable({
       highWaterMark: DEFAULTS.blobReadChunkBytes,
@@ -172,7 +187,7 @@ export class BlobFill extends EventEmitter {
       }
       const limit = Math.min(this.available(waitForVerified), stop === undefined ? Infinity : stop + 1);
       if (position >= limit) return; // wait for the next 'progress'
-      const inMemory = this.#pending.find((p) => position >= p.offset && position < p.offset + p.buf.length);
+      const inMemory = this.#queued.find((p) => position >= p.offset && position < p.offset + p.buf.length);
       if (inMemory) {
         // Caught up with the download: hand out the accepted bytes without a disk round trip.
         const slice = inMemory.buf.subarray(position - inMemory.offset, Math.min(inMemory.buf.length, limit - inMemory.offset));
@@ -187,12 +202,12 @@ export class BlobFill extends EventEmitter {
         return; // the bytes are between memory and disk: the write completes, then 'progress'
       }
       const buf = Buffer.allocUnsafe(length);
-      this.#handle.read(buf, 0, length, position).then(
-        ({ bytesRead }) => {
+      this.pending.read(buf, position, length).then(
+        (bytesRead) => {
           reading = false;
           if (bytesRead === 0) {
             // Never expected (only written bytes are read): fail rather than spin.
-            stream.destroy(new SignetError('STORAGE_ERROR', `temporary file of ${this.digest.value} ended at ${position} of ${this.#written} written bytes`));
+            stream.destroy(new SignetError('STORAGE_ERROR', `pending blob of ${this.digest.value} ended at ${position} of ${this.#written} written bytes`));
             return;
           }
           position += bytesRead;
@@ -215,11 +230,11 @@ export class BlobFill extends EventEmitter {
     this.#maybeClose();
   }
 
-  /** The shared descriptor stays open while the writer or any reader may still use it. */
+  /** The pending blob stays open while the writer or any reader may still use it. */
   #maybeClose(): void {
     if (this.#writerDone && this.#sealed && this.#readers === 0 && !this.#closed) {
       this.#closed = true;
-      this.#handle.close().catch(() => undefined);
+      this.pending.close().catch(() => undefined);
     }
   }
 }
