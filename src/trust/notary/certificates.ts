@@ -4,19 +4,45 @@
  * CertBundleToKey, X509PublicKeyID; trustpinning/trustpin.go caCheck). Pure and synchronous:
  * the clock is always injected.
  */
+import { parseCertificate as parseX509Certificate, parseCertificateBundle as parseX509CertificateBundle, type CertificateInfo } from '../x509/certificate.js';
+import { isX509Error } from '../x509/errors.js';
+import { decodePemBlocks, encodePem } from '../x509/pem.js';
 import { keyId, type PublicKeyRecord } from './keys.js';
 import { TrustError } from './errors.js';
-import { NOTARY_LIMITS } from './limits.js';
-import { decodePemBlocks, encodePem } from './pem.js';
-import { parseCertificate, parseCertificateBundle, type CertificateInfo } from './x509.js';
+import { DEFAULTS } from '../../config/defaults.js';
 
-/** Go x509.SHA1WithRSA (both OIDs Go maps to it), DSAWithSHA1, ECDSAWithSHA1. */
-const SHA1_SIGNATURE_OIDS: ReadonlySet<string> = new Set([
-  '1.2.840.113549.1.1.5',
-  '1.3.14.3.2.29',
-  '1.2.840.10040.4.3',
-  '1.2.840.10045.4.1',
-]);
+export type { CertificateInfo } from '../x509/certificate.js';
+
+/**
+ * One DER certificate (shared parser: ../x509/certificate.ts, which refuses what Go's
+ * crypto/x509 refuses). Throws TrustError('bad_certificate').
+ */
+export function parseCertificate(der: Uint8Array): CertificateInfo {
+  try {
+    return parseX509Certificate(der);
+  } catch (err) {
+    throw toTrustError(err);
+  }
+}
+
+/**
+ * Go's tuf/utils/x509.go LoadCertBundleFromPEM: every PEM block must be a CERTIFICATE that
+ * parses; at least one is required; at most DEFAULTS.notary.maxCertificatesPerBundle.
+ * Throws TrustError('bad_certificate' | 'too_large').
+ */
+export function parseCertificateBundle(pem: Uint8Array | string): CertificateInfo[] {
+  try {
+    return parseX509CertificateBundle(pem, { maxCertificates: DEFAULTS.notary.maxCertificatesPerBundle });
+  } catch (err) {
+    throw toTrustError(err);
+  }
+}
+
+function toTrustError(err: unknown): TrustError {
+  if (err instanceof TrustError) return err;
+  const code = isX509Error(err, 'too_large') ? 'too_large' : 'bad_certificate';
+  return new TrustError(code, err instanceof Error ? err.message : String(err), { cause: err });
+}
 
 export interface CertificateCheckOptions {
   /** the injected clock */
@@ -40,19 +66,20 @@ export function matchCommonNameToGun(commonName: string, gun: string): boolean {
  * Throws TrustError('bad_certificate') or, for the time window, TrustError('expired').
  */
 export function validateCertificate(cert: CertificateInfo, options: CertificateCheckOptions): void {
-  const cn = JSON.stringify(cert.commonName);
+  const cn = JSON.stringify(cert.subject.commonName);
   if (cert.notBefore.getTime() > cert.notAfter.getTime()) {
     throw new TrustError('bad_certificate', `certificate ${cn} has an invalid validity window`);
   }
-  if (SHA1_SIGNATURE_OIDS.has(cert.signatureAlgorithmOid)) {
+  // Go x509.SHA1WithRSA (both OIDs Go maps to it), DSAWithSHA1, ECDSAWithSHA1.
+  if (cert.signatureAlgorithm.sha1) {
     throw new TrustError('bad_certificate', `certificate ${cn} uses a SHA-1 signature algorithm`);
   }
-  if (cert.publicKeyAlgorithm === 'rsa' && (cert.rsaModulusBits ?? 0) < NOTARY_LIMITS.minRsaBits) {
+  if (cert.publicKey.algorithm === 'rsa' && (cert.publicKey.bits ?? 0) < DEFAULTS.notary.minRsaBits) {
     throw new TrustError('bad_certificate', `certificate ${cn} has an RSA key shorter than 2048 bits`);
   }
   if (options.checkExpiry) {
     const now = options.now.getTime();
-    if (cert.notBefore.getTime() > now + NOTARY_LIMITS.certificateNotBeforeLeewayMs || now > cert.notAfter.getTime()) {
+    if (cert.notBefore.getTime() > now + DEFAULTS.notary.certificateNotBeforeLeewayMs || now > cert.notAfter.getTime()) {
       throw new TrustError('expired', `certificate ${cn} is expired or not yet valid`);
     }
   }
@@ -71,22 +98,17 @@ export interface RootCertificate {
  * its CN matches the GUN; it passes validateCertificate. `id` is the key's ID in root.json.
  * Throws TrustError('bad_certificate' | 'expired' | 'too_large').
  */
-export function checkRootCertificate(
-  id: string,
-  key: PublicKeyRecord,
-  gun: string,
-  options: CertificateCheckOptions,
-): RootCertificate {
+export function checkRootCertificate(id: string, key: PublicKeyRecord, gun: string, options: CertificateCheckOptions): RootCertificate {
   const certs = parseCertificateBundle(key.public);
   const leaves = certs.filter((c) => !c.isCA);
   const first = certs[0];
   if (leaves.length !== 1 || first === undefined || first.isCA) {
     throw new TrustError('bad_certificate', `root key ${id}: need exactly one non-CA certificate, first`);
   }
-  if (!matchCommonNameToGun(first.commonName, gun)) {
+  if (!matchCommonNameToGun(first.subject.commonName, gun)) {
     throw new TrustError(
       'bad_certificate',
-      `root key ${id}: certificate CN ${JSON.stringify(first.commonName)} does not match GUN ${JSON.stringify(gun)}`,
+      `root key ${id}: certificate CN ${JSON.stringify(first.subject.commonName)} does not match GUN ${JSON.stringify(gun)}`,
     );
   }
   validateCertificate(first, options);
@@ -159,7 +181,8 @@ function passes(cert: CertificateInfo, options: CertificateCheckOptions): boolea
  * (trustpin.go certsCheck). Null for other key algorithms (Go returns an error).
  */
 export function certBundleKey(leaf: CertificateInfo, intermediates: readonly CertificateInfo[]): PublicKeyRecord | null {
-  const keytype = leaf.publicKeyAlgorithm === 'rsa' ? 'rsa-x509' : leaf.publicKeyAlgorithm === 'ecdsa' ? 'ecdsa-x509' : null;
+  const algorithm = leaf.publicKey.algorithm;
+  const keytype = algorithm === 'rsa' ? 'rsa-x509' : algorithm === 'ecdsa' ? 'ecdsa-x509' : null;
   if (keytype === null) return null;
   const pem = [leaf, ...intermediates].map((c) => encodePem('CERTIFICATE', c.der)).join('');
   return { keytype, public: Buffer.from(pem, 'latin1') };
@@ -172,16 +195,17 @@ export function certBundleKey(leaf: CertificateInfo, intermediates: readonly Cer
  */
 export function canonicalKeyId(key: PublicKeyRecord): string {
   if (key.keytype !== 'ecdsa-x509' && key.keytype !== 'rsa-x509') return keyId(key);
-  const { blocks } = decodePemBlocks(key.public, NOTARY_LIMITS.maxCertificatesPerBundle);
+  const { blocks } = decodePemBlocks(key.public, DEFAULTS.notary.maxCertificatesPerBundle);
   for (const block of blocks) {
     if (block.type !== 'CERTIFICATE' || block.headers.size !== 0) continue;
     let cert: CertificateInfo;
     try {
-      cert = parseCertificate(block.bytes);
+      cert = parseX509Certificate(block.bytes);
     } catch {
       continue; // LoadCertFromPEM skips certificates that do not parse
     }
-    const spki = cert.x509.publicKey.export({ format: 'der', type: 'spki' });
+    // Go x509.MarshalPKIXPublicKey re-encodes the key: export it rather than reuse the cert's bytes.
+    const spki = cert.publicKey.key.export({ format: 'der', type: 'spki' });
     return keyId({ keytype: key.keytype === 'ecdsa-x509' ? 'ecdsa' : 'rsa', public: spki });
   }
   throw new TrustError('bad_certificate', 'no certificates found in PEM data');

@@ -1,13 +1,13 @@
 /**
- * A minimal strict DER reader: enough to read the certificate fields Go's crypto/x509 exposes
- * and Node's X509Certificate does not (signature algorithm OID, basic constraints, extended key
- * usage, the CommonName as Go picks it), and to recognise ASN.1 ECDSA signatures the way Go's
- * encoding/asn1 does (Notary: tuf/signed/verifiers.go ECDSAVerifier tries asn1.Unmarshal first).
- * Only definite, minimally encoded lengths and single-byte tags are accepted, as in DER.
+ * ECDSA signatures the way Go's encoding/asn1 reads and writes them (Notary:
+ * tuf/signed/verifiers.go ECDSAVerifier tries asn1.Unmarshal first, then raw r||s). Certificates
+ * are read by the shared ../x509 modules; only this lenient-after-the-SEQUENCE Unmarshal
+ * behaviour, which no general ASN.1 library reproduces, stays hand-written. Only definite,
+ * minimally encoded lengths and single-byte tags are accepted, as in Go.
  */
 import { TrustError } from './errors.js';
 
-export interface DerNode {
+interface DerNode {
   /** the full identifier byte (class, constructed bit, tag number) */
   readonly tag: number;
   /** offset of the identifier byte */
@@ -18,31 +18,17 @@ export interface DerNode {
   readonly end: number;
 }
 
-export const TAG = {
-  BOOLEAN: 0x01,
+const TAG = {
   INTEGER: 0x02,
-  BIT_STRING: 0x03,
-  OCTET_STRING: 0x04,
-  NULL: 0x05,
-  OID: 0x06,
-  UTF8_STRING: 0x0c,
-  NUMERIC_STRING: 0x12,
-  PRINTABLE_STRING: 0x13,
-  T61_STRING: 0x14,
-  IA5_STRING: 0x16,
-  UTC_TIME: 0x17,
-  GENERALIZED_TIME: 0x18,
-  BMP_STRING: 0x1e,
   SEQUENCE: 0x30,
-  SET: 0x31,
 } as const;
 
 function derError(message: string): TrustError {
-  return new TrustError('bad_certificate', `DER: ${message}`);
+  return new TrustError('bad_signature', `DER: ${message}`);
 }
 
 /** Reads the node starting at `offset`, which must end at or before `limit`. */
-export function readNode(buf: Uint8Array, offset: number, limit: number = buf.length): DerNode {
+function readNode(buf: Uint8Array, offset: number, limit: number = buf.length): DerNode {
   const tag = buf[offset];
   if (tag === undefined || offset + 2 > limit) throw derError('truncated');
   if ((tag & 0x1f) === 0x1f) throw derError('multi-byte tags are not supported');
@@ -67,54 +53,20 @@ export function readNode(buf: Uint8Array, offset: number, limit: number = buf.le
   return { tag, start: offset, contentStart: pos, end };
 }
 
-/** The children of a constructed node, which must exactly fill it. */
-export function children(buf: Uint8Array, node: DerNode): DerNode[] {
-  const out: DerNode[] = [];
-  let pos = node.contentStart;
-  while (pos < node.end) {
-    const child = readNode(buf, pos, node.end);
-    out.push(child);
-    pos = child.end;
-  }
-  return out;
-}
-
-export function expectTag(node: DerNode | undefined, tag: number, what: string): DerNode {
+function expectTag(node: DerNode | undefined, tag: number, what: string): DerNode {
   if (node === undefined || node.tag !== tag) throw derError(`expected ${what}`);
   return node;
 }
 
-export function content(buf: Uint8Array, node: DerNode): Buffer {
+function content(buf: Uint8Array, node: DerNode): Buffer {
   return Buffer.from(buf.subarray(node.contentStart, node.end));
-}
-
-/** Dotted-decimal text of an OBJECT IDENTIFIER node. */
-export function oidText(buf: Uint8Array, node: DerNode): string {
-  const bytes = content(buf, expectTag(node, TAG.OID, 'OBJECT IDENTIFIER'));
-  if (bytes.length === 0) throw derError('empty OID');
-  const arcs: bigint[] = [];
-  let value = 0n;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i] ?? 0;
-    if (value === 0n && b === 0x80) throw derError('non-minimal OID arc');
-    value = (value << 7n) | BigInt(b & 0x7f);
-    if ((b & 0x80) === 0) {
-      arcs.push(value);
-      value = 0n;
-    } else if (i === bytes.length - 1) {
-      throw derError('truncated OID');
-    }
-  }
-  const first = arcs.shift() ?? 0n;
-  const head = first < 80n ? [first / 40n, first % 40n] : [2n, first - 80n];
-  return [...head, ...arcs].join('.');
 }
 
 /**
  * A DER INTEGER as a bigint, refusing non-minimal encodings like Go's encoding/asn1
  * checkInteger ("integer not minimally-encoded").
  */
-export function integerValue(buf: Uint8Array, node: DerNode): bigint {
+function integerValue(buf: Uint8Array, node: DerNode): bigint {
   const bytes = content(buf, expectTag(node, TAG.INTEGER, 'INTEGER'));
   const b0 = bytes[0];
   const b1 = bytes[1];

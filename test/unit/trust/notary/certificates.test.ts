@@ -4,15 +4,16 @@ import {
   certBundleKey,
   checkRootCertificate,
   matchCommonNameToGun,
+  parseCertificateBundle,
   rootCertificateKeys,
   validateCertificate,
+  type CertificateInfo,
 } from '../../../../src/trust/notary/certificates.js';
 import { EKU_ANY, EKU_CODE_SIGNING, verifyCertificateChain } from '../../../../src/trust/notary/certificate-chain.js';
-import { parseCertificateBundle, type CertificateInfo } from '../../../../src/trust/notary/x509.js';
 import { keyId, type PublicKeyRecord } from '../../../../src/trust/notary/keys.js';
 import { parseSigned } from '../../../../src/trust/notary/metadata.js';
 import { isTrustError } from '../../../../src/trust/notary/errors.js';
-import { fixtureBytes, fixtureInfo, fixtureNow } from './helpers.js';
+import { fixtureBytes, fixtureInfo, fixtureNow } from '../../../harness/notary-fixtures.js';
 
 const rejects = (code: string) => (err: unknown) => isTrustError(err) && err.code === code;
 const GUN = fixtureInfo('certs').gun;
@@ -21,8 +22,7 @@ const HOUR = 3_600_000;
 const pem = (name: string): Buffer => fixtureBytes(`certs/${name}.pem`);
 const cert = (name: string): CertificateInfo => parseCertificateBundle(pem(name))[0] as CertificateInfo;
 const x509Key = (bytes: Buffer, keytype = 'ecdsa-x509'): PublicKeyRecord => ({ keytype, public: bytes });
-const check = (bytes: Buffer, gun = GUN, at = now, checkExpiry = true) =>
-  checkRootCertificate('id', x509Key(bytes), gun, { now: at, checkExpiry });
+const check = (bytes: Buffer, gun = GUN, at = now, checkExpiry = true) => checkRootCertificate('id', x509Key(bytes), gun, { now: at, checkExpiry });
 
 describe('matchCommonNameToGun (trustpinning/certs.go MatchCNToGun)', () => {
   it('needs equality, or a prefix before trailing stars', () => {
@@ -40,7 +40,7 @@ describe('matchCommonNameToGun (trustpinning/certs.go MatchCNToGun)', () => {
 describe('root certificate rules (certs.go, tuf/utils/x509.go ValidateCertificate)', () => {
   it('accepts a non-CA leaf whose CN is the GUN, and refuses it for another GUN', () => {
     const found = check(pem('ecdsa-gun'));
-    assert.equal(found.leaf.commonName, GUN);
+    assert.equal(found.leaf.subject.commonName, GUN);
     assert.equal(found.intermediates.length, 0);
     assert.throws(() => check(pem('ecdsa-gun'), 'docker.io/library/other'), rejects('bad_certificate'));
     assert.throws(() => check(pem('ecdsa-other-gun')), rejects('bad_certificate'));
@@ -109,7 +109,10 @@ describe('rootCertificateKeys and certBundleKey on real root.json files', () => 
     const good = x509Key(pem('ecdsa-gun'));
     const bad = x509Key(pem('ecdsa-sha1'));
     const view = {
-      keys: new Map([[keyId(good), good], [keyId(bad), bad]]),
+      keys: new Map([
+        [keyId(good), good],
+        [keyId(bad), bad],
+      ]),
       roles: new Map([['root', { keyids: [keyId(bad), keyId(good)] }]]),
     };
     const result = rootCertificateKeys(view, GUN, { now, checkExpiry: true, filterIntermediates: true });
@@ -140,7 +143,10 @@ describe('verifyCertificateChain (trustpin.go caCheck / Go x509 Verify)', () => 
 
   it('builds leaf → intermediate → pinned CA', () => {
     const chain = verifyCertificateChain(leaf, intermediate, ca, { now: at, keyUsages: [EKU_ANY] });
-    assert.deepEqual(chain.map((c) => c.commonName), [fixtureInfo('rsa-ca-root').gun, 'Signet Test Intermediate CA', 'Signet Test Root CA']);
+    assert.deepEqual(
+      chain.map((c) => c.subject.commonName),
+      [fixtureInfo('rsa-ca-root').gun, 'Signet Test Intermediate CA', 'Signet Test Root CA'],
+    );
     verifyCertificateChain(leaf, intermediate, ca, { now: at, keyUsages: [EKU_CODE_SIGNING] });
     verifyCertificateChain(leaf, [], intermediate, { now: at, keyUsages: [EKU_ANY] }); // any pool member anchors
   });

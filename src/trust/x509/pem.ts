@@ -1,13 +1,12 @@
 /**
- * PEM decoding close to Go's encoding/pem Decode, which Notary uses for x509 keys
- * (Notary: tuf/signed/verifiers.go takes the *first* block of any type; tuf/utils/x509.go
- * LoadCertBundleFromPEM takes every block and refuses non-CERTIFICATE ones).
- *
- * Like Go: text before the first "-----BEGIN" and after the last END line is ignored; optional
- * "Key: value" headers before a blank line are read; whitespace inside the base64 body is
- * ignored; a malformed block is skipped and scanning resumes after its BEGIN line.
+ * PEM decoding as Go's encoding/pem Decode does it, which is how Notary, cosign and Notation
+ * (all Go programs) read certificates and keys. @peculiar/x509's PemConverter reads well-formed
+ * PEM but not Go's edge cases, on which the trust decisions must agree:
+ * - text before the first "-----BEGIN" and after the last END line is ignored;
+ * - optional "Key: value" headers before a blank line are read (only when the first line has ':');
+ * - whitespace inside the base64 body is ignored;
+ * - a malformed block is skipped and scanning resumes after its BEGIN line.
  */
-import { NOTARY_LIMITS } from './limits.js';
 
 export interface PemBlock {
   readonly type: string;
@@ -19,13 +18,10 @@ const BEGIN = /(?:^|\n)-----BEGIN ([^\r\n]*)-----[ \t\r]*\n/;
 const BASE64_BODY = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
- * Decodes all PEM blocks, in order, up to `maxBlocks` (NOTARY_LIMITS.maxCertificatesPerBundle
- * by default; more blocks are an error the caller sees as `truncated: true`).
+ * Decodes the PEM blocks of `input`, in order, up to `maxBlocks`; one more decodable block
+ * stops the scan with `truncated: true` (callers treat it as too large).
  */
-export function decodePemBlocks(
-  input: Uint8Array | string,
-  maxBlocks: number = NOTARY_LIMITS.maxCertificatesPerBundle,
-): { blocks: PemBlock[]; truncated: boolean } {
+export function decodePemBlocks(input: Uint8Array | string, maxBlocks: number): { blocks: PemBlock[]; truncated: boolean } {
   const text = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
   const blocks: PemBlock[] = [];
   const begin = new RegExp(BEGIN.source, 'g'); // per call: lastIndex is per-scan state
@@ -52,7 +48,6 @@ export function decodeFirstPemBlock(input: Uint8Array | string): PemBlock | null
 function parseBody(type: string, body: string): PemBlock | null {
   const headers = new Map<string, string>();
   let rest = body;
-  // Headers: "Key: value" lines up to a blank line (Go reads them only if the first line has ':').
   const firstLineEnd = rest.indexOf('\n');
   const firstLine = firstLineEnd < 0 ? rest : rest.slice(0, firstLineEnd);
   if (firstLine.includes(':')) {
