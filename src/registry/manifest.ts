@@ -11,6 +11,12 @@ export interface ManifestReferences {
   blobs: string[];
   /** The subject of an artifact manifest (OCI 1.1), if any. */
   subject: string | undefined;
+  /** OCI 1.1 `artifactType`, if any. */
+  artifactType: string | undefined;
+  /** Media type of the config descriptor of an image manifest. */
+  configMediaType: string | undefined;
+  /** Media types of the layer descriptors of an image manifest, in order. */
+  layerMediaTypes: string[];
 }
 
 /**
@@ -35,11 +41,23 @@ export function parseManifestReferences(bytes: Buffer, contentType: string | und
       `manifest media type "${mediaType ?? headerType ?? 'unknown'}" is not supported: Signet serves Docker schema 2 and OCI manifests and indexes`,
     );
   }
-  const refs: ManifestReferences = { mediaType, manifests: [], blobs: [], subject: undefined };
+  const refs: ManifestReferences = {
+    mediaType,
+    manifests: [],
+    blobs: [],
+    subject: undefined,
+    artifactType: typeof doc['artifactType'] === 'string' ? doc['artifactType'] : undefined,
+    configMediaType: undefined,
+    layerMediaTypes: [],
+  };
   if (INDEX_MEDIA_TYPES.includes(mediaType)) {
     refs.manifests = descriptorDigests(doc['manifests'], 'manifests');
   } else {
-    refs.blobs = [...descriptorDigests(doc['config'] === undefined ? [] : [doc['config']], 'config'), ...descriptorDigests(doc['layers'] ?? [], 'layers')];
+    const config = doc['config'] === undefined ? [] : [doc['config']];
+    const layers = doc['layers'] ?? [];
+    refs.blobs = [...descriptorDigests(config, 'config'), ...descriptorDigests(layers, 'layers')];
+    refs.configMediaType = descriptorMediaTypes(config)[0];
+    refs.layerMediaTypes = descriptorMediaTypes(layers);
   }
   if (doc['subject'] !== undefined) refs.subject = descriptorDigests([doc['subject']], 'subject')[0];
   return refs;
@@ -52,6 +70,14 @@ function descriptorDigests(list: unknown, field: string): string[] {
       throw new SignetError('MANIFEST_INVALID', `manifest field "${field}" has a descriptor without a digest`);
     }
     return parseDigest(d['digest']).value;
+  });
+}
+
+/** Media types of descriptors already checked by descriptorDigests (a missing one reads as ""). */
+function descriptorMediaTypes(list: unknown): string[] {
+  return (list as unknown[]).map((d) => {
+    const type = (d as Record<string, unknown>)['mediaType'];
+    return typeof type === 'string' ? type : '';
   });
 }
 

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { DEFAULTS } from '../config/defaults.js';
 
 export interface CachedToken {
@@ -13,7 +14,8 @@ export type Clock = () => number;
  * for one scope merged into one request to the token server.
  */
 export class TokenCache {
-  readonly #tokens = new Map<string, CachedToken>();
+  /** Bounded: clients name arbitrary repositories, each a scope of its own. */
+  readonly #tokens = new LRUCache<string, CachedToken>({ max: DEFAULTS.tokenCacheEntries });
   readonly #inflight = new Map<string, Promise<string>>();
   readonly #clock: Clock;
 

@@ -235,7 +235,9 @@ export class UpstreamClient {
     try {
       res = await request(realm, { method: 'GET', headers, dispatcher: this.#dispatcher });
     } catch (err) {
-      throw new SignetError('UPSTREAM_UNAVAILABLE', `token server ${realm.origin} of upstream ${this.name} is unreachable: ${errorMessage(err)}`, { cause: err });
+      throw new SignetError('UPSTREAM_UNAVAILABLE', `token server ${realm.origin} of upstream ${this.name} is unreachable: ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
     const text = await readLimited(res.body, DEFAULTS.errorBodyMaxBytes);
     if (res.statusCode === 401 || res.statusCode === 403) {
