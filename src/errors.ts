@@ -54,10 +54,10 @@ export class SignetError<C extends string = ErrorCode> extends Error {
   }
 }
 
-
 /** Wraps anything thrown by a lower layer, keeping an existing SignetError as is. */
 export function wrapError(err: unknown, code: ErrorCode, message: string): SignetError {
-  if (err instanceof SignetError) return err;
+  // Kept as is, whatever its code vocabulary: the error middleware maps unknown codes to 500.
+  if (err instanceof SignetError) return err as SignetError;
   return new SignetError(code, `${message}: ${errorMessage(err)}`, { cause: err });
 }
 

@@ -1,23 +1,39 @@
 import { join } from 'node:path';
-import { pino } from 'pino';
-import type { Config } from '../config/load.js';
+import { pino, type Logger } from 'pino';
+import type { Config, NotaryRequirements } from '../config/load.js';
 import { SignetError, errorMessage } from '../errors.js';
-import type { AuditLog } from '../policy/audit-log.js';
-import { PolicyEnforcer, reasonOf } from '../policy/enforcer.js';
+import { MemoryContent } from '../cache/memory/content.js';
+import { MemoryProvenanceStore } from '../cache/memory/provenance.js';
+import { MemoryTagStore } from '../cache/memory/tags.js';
+import { DiskTrustStateStore } from '../cache/disk/trust-state.js';
+import { UpstreamClient } from '../registry/upstream-client.js';
+import { parseReference } from '../registry/names.js';
+import { MemoryAuditLog, type AuditRecord } from '../policy/audit-log.js';
+import { Policy } from '../policy/policy.js';
 import { NotaryTrustSource } from '../trust/notary/notary-source.js';
-import { DiskTrustStateStore } from '../trust/notary/state-store.js';
-import type { VerifiedTrust } from '../trust/trust-source.js';
+import type { VerifiedNotaryRepo } from '../trust/notary/verified-repo.js';
+import { ManifestService, type ServedManifest } from '../proxy/manifests.js';
+import type { ProxyMetrics } from '../proxy/observer.js';
+import { Router } from '../proxy/router.js';
 import { parseImageRef, type ImageRef } from './image-ref.js';
 
 /** Exit codes of `signet check`, for CI pipelines. */
 export const EXIT = { allowed: 0, denied: 1, error: 2 } as const;
 
-const NO_AUDIT: AuditLog = { record: () => undefined, flush: async () => undefined };
-
 export interface Output {
   out: (text: string) => void;
   err: (text: string) => void;
 }
+
+const NO_COUNT = { inc: () => undefined };
+const NO_METRICS: ProxyMetrics = {
+  cacheHits: NO_COUNT,
+  cacheMisses: NO_COUNT,
+  upstreamBytes: NO_COUNT,
+  upstreamBlobFetches: NO_COUNT,
+  digestMismatches: NO_COUNT,
+  staleServes: NO_COUNT,
+};
 
 /** Parses IMAGE, reporting a bad reference on stderr (undefined then). */
 function imageRef(config: Config, image: string, io: Output): ImageRef | undefined {
@@ -29,76 +45,130 @@ function imageRef(config: Config, image: string, io: Output): ImageRef | undefin
   }
 }
 
-function tools(config: Config): { enforcer: PolicyEnforcer; source: NotaryTrustSource } {
-  const logger = pino({ level: 'silent' });
-  // The same persisted trust state as the server: pinned roots and rollback versions are shared.
-  const source = new NotaryTrustSource({
+interface Tools {
+  policy: Policy;
+  notary: NotaryTrustSource;
+  router: Router;
+  manifests: ManifestService;
+  audit: MemoryAuditLog;
+  close(): Promise<void>;
+}
+
+/**
+ * The server's pull path, on in-memory content: the same policy, trust sources and proxy
+ * services decide, and the one decision is read back from an in-memory audit log. The persisted
+ * trust state is the server's: pinned roots and rollback floors are shared.
+ */
+function tools(config: Config): Tools {
+  const logger: Logger = pino({ level: 'silent' });
+  const audit = new MemoryAuditLog();
+  const notary = new NotaryTrustSource({
     store: new DiskTrustStateStore(join(config.storage.path, 'state', 'trust')),
     logger,
     freshnessSeconds: 0,
     missingCacheSeconds: 0,
+    servers: new Map([...config.upstreams.values()].map((u) => [u.name, u.trust.notary])),
   });
-  return { enforcer: new PolicyEnforcer({ config, notary: source, audit: NO_AUDIT, logger }), source };
+  const policy = new Policy({ config, sources: { notary }, provenance: new MemoryProvenanceStore(), audit });
+  const upstreams = new Map([...config.upstreams.values()].map((u) => [u.name, new UpstreamClient(u, { logger })]));
+  const router = new Router({
+    upstreams,
+    defaultUpstream: config.defaultUpstream,
+    officialNamespaces: new Map([...config.upstreams.values()].map((u) => [u.name, u.officialNamespace])),
+  });
+  const content = new MemoryContent({ maxBytes: config.cache.manifestMemoryBytes });
+  const manifests = new ManifestService({ manifests: content.manifests, tags: new MemoryTagStore(), policy, metrics: NO_METRICS, logger, tagCheckSeconds: 0 });
+  return {
+    policy,
+    notary,
+    router,
+    manifests,
+    audit,
+    close: async () => {
+      await notary.close();
+      await Promise.all([...upstreams.values()].map((u) => u.close()));
+    },
+  };
 }
 
-/** `signet check IMAGE`: the verdict Signet would give a pull of IMAGE, with reasons and signers. */
+/** `signet check IMAGE`: the verdict Signet gives a pull of IMAGE, with reasons and signers. */
 export async function checkImage(config: Config, image: string, json: boolean, io: Output): Promise<number> {
   const ref = imageRef(config, image, io);
   if (!ref) return EXIT.error;
   const tag = ref.tag ?? 'latest';
-  const { enforcer, source } = tools(config);
-  const resolved = enforcer.resolve(ref.registry, ref.repository);
-  const report: Record<string, unknown> = { image: `${resolved.subject}:${tag}`, mode: resolved.mode, rule: resolved.rule ? `policy.rules.${resolved.rule.index} (${resolved.rule.match})` : 'policy.default' };
+  const t = tools(config);
+  let served: ServedManifest | undefined;
+  let record: AuditRecord | undefined;
   try {
-    if (resolved.mode === 'off') {
-      Object.assign(report, { verdict: 'allowed', reason: 'policy_off' });
-    } else {
-      try {
-        const v = await enforcer.evaluateTag(resolved, ref.registry, ref.repository, tag);
-        Object.assign(report, { verdict: 'allowed', digest: v.target.digest, size: v.target.size, role: v.target.role, signers: v.signers, trust: { name: v.trust.name, versions: v.trust.versions } });
-      } catch (err) {
-        if (!(err instanceof SignetError && err.code === 'DENIED')) throw err;
-        Object.assign(report, { verdict: resolved.mode === 'audit' ? 'audited' : 'denied', reason: reasonOf(err), message: err.message });
-      }
+    const target = t.router.resolve(ref.repository, ref.registry);
+    try {
+      served = await t.manifests.get(target, parseReference(tag));
+    } catch (err) {
+      if (!(err instanceof SignetError && err.code === 'DENIED')) throw err;
     }
+    record = t.audit.records.at(-1);
+    if (!record) throw new SignetError('INTERNAL', 'no decision was recorded');
   } catch (err) {
     io.err(`signet: ${errorMessage(err)}\n`);
     return EXIT.error;
   } finally {
-    await source.close();
+    await t.close();
   }
+  const role = record.evidence?.find((e) => e.role)?.role;
+  const report: Record<string, unknown> = {
+    image: `${ref.registry}/${ref.repository}:${tag}`,
+    mode: record.mode,
+    rule: record.rule,
+    verdict: record.verdict,
+    reason: record.reason,
+    ...(record.verdict === 'allowed' ? {} : { message: record.message }),
+    digest: served?.digest ?? record.digest,
+    size: served?.size,
+    role,
+    signers: record.signers,
+    evidence: record.evidence,
+    trust: record.trust,
+  };
   if (json) {
     io.out(`${JSON.stringify(report, null, 2)}\n`);
   } else {
-    const lines = [`${report['image']}: ${String(report['verdict']).toUpperCase()} (mode ${resolved.mode}, ${report['rule']})`];
-    if (report['digest']) lines.push(`  digest:  ${report['digest']} (${report['size']} bytes, signed in ${report['role']})`);
-    if (Array.isArray(report['signers']) && report['signers'].length) lines.push(`  signers: ${(report['signers'] as string[]).join(', ')}`);
-    if (report['reason']) lines.push(`  reason:  ${report['reason']}`);
-    if (report['message']) lines.push(`  ${report['message']}`);
-    if (report['verdict'] === 'audited') lines.push('  (audit mode: the pull is let through and logged)');
+    const lines = [`${String(report['image'])}: ${record.verdict.toUpperCase()} (mode ${record.mode}, ${record.rule})`];
+    if (served && record.verdict === 'allowed') lines.push(`  digest:  ${served.digest} (${served.size} bytes${role ? `, signed in ${role}` : ''})`);
+    if (record.signers?.length) lines.push(`  signers: ${record.signers.join(', ')}`);
+    lines.push(`  reason:  ${record.reason}`);
+    if (record.verdict !== 'allowed' && record.message) lines.push(`  ${record.message}`);
+    if (record.verdict === 'audited') lines.push('  (audit mode: the pull is let through and logged)');
     io.out(`${lines.join('\n')}\n`);
   }
-  return report['verdict'] === 'denied' ? EXIT.denied : EXIT.allowed;
+  return record.verdict === 'denied' ? EXIT.denied : EXIT.allowed;
 }
 
-/** `signet trust inspect IMAGE`: signed tags, digests, signers, keys and expiries. */
+/** `signet trust inspect IMAGE`: signed tags, digests, signers, keys and expiries (Notary). */
 export async function inspectTrust(config: Config, image: string, json: boolean, io: Output): Promise<number> {
   const ref = imageRef(config, image, io);
   if (!ref) return EXIT.error;
-  const { enforcer, source } = tools(config);
-  const resolved = enforcer.resolve(ref.registry, ref.repository);
-  let trust: VerifiedTrust;
+  const t = tools(config);
+  const resolved = t.policy.resolve(ref.registry, ref.repository);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- Notary is the only format today; others join the union
+  const requirement: NotaryRequirements = resolved.require.entries.find((e) => e.format === 'notary')?.requirement ?? {
+    server: undefined,
+    roots: { keyIds: [], caPems: [], tofu: false },
+    signers: [],
+    threshold: 0,
+    path: `${resolved.path}.require.notary`,
+  };
+  let trust: VerifiedNotaryRepo;
   try {
-    trust = await enforcer.loadTrust(resolved, ref.registry, ref.repository);
+    trust = await t.notary.repository({ registry: ref.registry, repository: ref.repository }, requirement);
   } catch (err) {
     io.err(`signet: ${errorMessage(err)}\n`);
     return err instanceof SignetError && err.code === 'DENIED' ? EXIT.denied : EXIT.error;
   } finally {
-    await source.close();
+    await t.close();
   }
-  const targets = trust.listTargets().map((t) => ({
-    ...t,
-    signers: [...trust.signersOf(t.tag).entries()].filter(([, s]) => s.digest === t.digest).map(([name]) => name),
+  const targets = trust.listTargets().map((target) => ({
+    ...target,
+    signers: [...trust.signersOf(target.tag).entries()].filter(([, s]) => s.digest === target.digest).map(([name]) => name),
   }));
   const report = {
     repository: resolved.subject,
@@ -114,11 +184,13 @@ export async function inspectTrust(config: Config, image: string, json: boolean,
   }
   const lines = [`Signed tags of ${report.repository} (trust data ${report.trust}):`];
   if (targets.length === 0) lines.push('  (none)');
-  for (const t of targets) lines.push(`  ${t.tag.padEnd(20)} ${t.digest}  ${String(t.size).padStart(8)} B  ${t.role}${t.signers.length ? `  signers: ${t.signers.join(', ')}` : ''}`);
+  for (const s of targets)
+    lines.push(`  ${s.tag.padEnd(20)} ${s.digest}  ${String(s.size).padStart(8)} B  ${s.role}${s.signers.length ? `  signers: ${s.signers.join(', ')}` : ''}`);
   lines.push('', 'Keys:');
   for (const [role, keys] of Object.entries(report.keys)) for (const k of keys) lines.push(`  ${role.padEnd(20)} ${k.id}  ${k.type}`);
   lines.push('', 'Metadata:');
-  for (const [role, version] of Object.entries(report.versions)) lines.push(`  ${role.padEnd(20)} version ${String(version).padEnd(5)} expires ${report.expires[role] ?? '?'}`);
+  for (const [role, version] of Object.entries(report.versions))
+    lines.push(`  ${role.padEnd(20)} version ${String(version).padEnd(5)} expires ${report.expires[role] ?? '?'}`);
   io.out(`${lines.join('\n')}\n`);
   return EXIT.allowed;
 }

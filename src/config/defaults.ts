@@ -27,8 +27,65 @@ export const DEFAULTS = {
   blobReadChunkBytes: 256 * 1024, // bytes per read of a blob from disk (64 KiB, Node's default, halves warm throughput; 1 MiB buffers swell RSS under herds)
   blobWriteBufferBytes: 4 * 1024 * 1024, // bytes of upstream data queued while a blob write to disk is in flight
   auditMaxWriteBytes: 1024 * 1024, // bytes per write of the audit log when it has a backlog (pino/SonicBoom default: 16 KiB)
-  verdictMemoEntries: 4096, // tag verdicts remembered per verified trust state (entries)
   accessTouchIntervalMs: 60_000, // ms between persisted last-access updates of one cache entry
+
+  // Bounds of in-memory maps that requests for arbitrary names could otherwise grow.
+  tagMemoryEntries: 10_000, // tag answers held in memory (entries); the rest are read from the tag store
+  provenanceMemoryRepositories: 1_000, // repositories whose provenance is held in memory (entries)
+  trustStateMemoryEntries: 1_000, // verified trust states (one per trust server and name) held in memory (entries)
+  tokenCacheEntries: 10_000, // bearer tokens held per upstream (entries), one per repository scope
+  notaryClientsMax: 64, // trust server clients kept open (entries), one per server URL and credentials
+  verdictMemoEntries: 4096, // tag verdicts remembered per verified trust state (entries)
+
+  // Signature artifacts fetched from registries (referrers API, tag schema, format tags).
+  referrersMaxEntries: 1_000, // descriptors in one referrers index; a larger index is refused unread
+  referrersIndexMaxBytes: 4 * 1024 ** 2, // bytes of one referrers index (API answer or tag-schema index)
+  signatureManifestMaxBytes: 256 * 1024, // bytes of one signature artifact manifest
+  signatureBlobMaxBytes: 1024 ** 2, // bytes of one signature artifact blob (payload, bundle, envelope)
+  signatureArtifactsMax: 64, // signature artifacts of one digest whose contents are fetched (entries)
+
+  // Notary v1 trust server client (Notary's own client: notary/client, tuf/client).
+  notary: {
+    connectTimeoutMs: 10_000, // ms to establish a TCP/TLS connection to a trust server
+    responseTimeoutMs: 30_000, // ms to wait for a trust server's response headers
+    idleTimeoutMs: 60_000, // ms without a body byte before a metadata download is abandoned
+    retries: 1, // extra attempts after a 5xx/429/network error
+    retryBaseDelayMs: 200, // ms, doubled per attempt (with jitter)
+    retryMaxDelayMs: 2_000, // ms; a longer Retry-After is not waited for
+    rootMaxBytes: 100 * 1024 ** 2, // bytes; root.json when no checksum is known (notary.MaxDownloadSize)
+    timestampMaxBytes: 1024 ** 2, // bytes; timestamp.json (notary.MaxTimestampSize)
+    maxRootRotations: 100, // root versions walked in one update (N.root.json), against endless chains
+    maxDelegations: 1_000, // delegation files loaded per repository, against endless trees
+    // Verification limits: values Notary itself fixes cite the Go source they come from; the
+    // others are guards against hostile input, far above what real metadata needs.
+    /** bytes; a metadata file larger than this is refused before parsing. Notary's client caps
+     *  root.json at 100 MiB (notary.MaxDownloadSize, client/tufclient.go); we apply it to every file. */
+    maxMetadataBytes: 100 * 1024 * 1024,
+    /** nesting levels of JSON arrays/objects; real metadata nests at most 6 deep. */
+    maxJsonDepth: 64,
+    /** signatures in one wrapper; each costs a public-key operation, so a flood is refused. */
+    maxSignatures: 256,
+    /** keys in root.json `keys` or a delegation's `keys`. */
+    maxKeys: 1024,
+    /** key IDs listed by one role. */
+    maxKeyIdsPerRole: 1024,
+    /** delegation roles declared by one targets file. */
+    maxDelegationRoles: 1024,
+    /** certificates in one PEM bundle (ecdsa-x509 / rsa-x509 key, CA bundle). */
+    maxCertificatesPerBundle: 16,
+    /** characters; tuf/data/roles.go IsDelegation: `len(role) < 256` (bytes; the name is ASCII). */
+    maxRoleNameLength: 255,
+    /** bits; tuf/signed/verifiers.go minRSAKeySizeBit and notary.MinRSABitSize. */
+    minRsaBits: 2048,
+    /** ms; tuf/utils/x509.go ValidateCertificate accepts NotBefore up to one day in the future. */
+    certificateNotBeforeLeewayMs: 24 * 60 * 60 * 1000,
+    /** bytes; ed25519 public key and signature sizes (golang.org/x/crypto/ed25519). */
+    ed25519PublicKeyBytes: 32,
+    ed25519SignatureBytes: 64,
+  },
+
+  // X.509 chains (every trust format).
+  x509MaxChainSignatureChecks: 100, // signature checks while building one chain (Go crypto/x509 maxChainSignatureChecks)
 } as const;
 
 export const KiB = 1024;

@@ -23,9 +23,26 @@ export interface NotaryServerConfig {
 }
 
 export interface NotaryRequirements {
+  /** The rule's own trust server (`policy.rules[].trust.notary`); else the upstream's is used. */
+  server: NotaryServerConfig | undefined;
   roots: { keyIds: string[]; caPems: Array<{ path: string; pem: string }>; tofu: boolean };
   signers: string[];
   threshold: number;
+  /** Config path of the requirement, for messages ("policy.rules.2.require.notary"). */
+  path: string;
+}
+
+/** One format's requirement; adding a format adds a member here and a source in src/trust. */
+export type FormatRequirement = { format: 'notary'; requirement: NotaryRequirements };
+
+/**
+ * What a rule requires: every entry (`allOf`) or at least one (`anyOf`). A rule without
+ * `require` (and the default) asks Notary with no roots pinned, so a pull is denied with a
+ * message naming the keys to set.
+ */
+export interface RequirementSet {
+  combine: 'allOf' | 'anyOf';
+  entries: FormatRequirement[];
 }
 
 export interface UpstreamConfig {
@@ -44,8 +61,7 @@ export interface PolicyRuleConfig {
   index: number;
   match: string;
   mode: PolicyMode;
-  trust: { notary: NotaryServerConfig | undefined };
-  require: { notary: NotaryRequirements | undefined };
+  require: RequirementSet;
 }
 
 /** The validated configuration with secrets resolved; the only shape the rest of Signet sees. */
@@ -55,7 +71,7 @@ export interface Config {
   cache: { manifestMemoryBytes: number; tagCheckSeconds: number };
   defaultUpstream: string | undefined;
   upstreams: Map<string, UpstreamConfig>;
-  policy: { default: PolicyMode; rules: PolicyRuleConfig[]; auditLog: string };
+  policy: { default: PolicyMode; rules: PolicyRuleConfig[]; auditLog: string; defaultRequire: RequirementSet };
   trust: { freshnessSeconds: number; missingCacheSeconds: number };
   log: { level: ParsedConfig['log']['level'] };
 }
@@ -109,7 +125,8 @@ function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
 
 type RawCredentials = NonNullable<ParsedConfig['upstreams'][string]['credentials']>;
 type RawNotary = NonNullable<NonNullable<ParsedConfig['upstreams'][string]['trust']>['notary']>;
-type RawRequirements = NonNullable<NonNullable<ParsedConfig['policy']['rules'][number]['require']>['notary']>;
+type RawFormats = NonNullable<NonNullable<ParsedConfig['policy']['rules'][number]['require']>['anyOf']>[number];
+type RawRequirements = NonNullable<ParsedConfig['policy']['rules'][number]['require']>;
 
 function readSecretFile(source: string, path: string, file: string): string {
   try {
@@ -146,9 +163,14 @@ function resolveNotary(n: RawNotary | undefined, source: string, path: string, e
   };
 }
 
-function resolveRequirements(r: RawRequirements | undefined, source: string, path: string): NotaryRequirements | undefined {
-  if (!r) return undefined;
+function resolveNotaryRequirements(
+  r: NonNullable<RawFormats['notary']>,
+  server: NotaryServerConfig | undefined,
+  source: string,
+  path: string,
+): NotaryRequirements {
   return {
+    server,
     roots: {
       keyIds: r.roots.keyIds,
       caPems: r.roots.caFiles.map((file, i) => ({ path: file, pem: readSecretFile(source, `${path}.roots.caFiles.${i}`, file) })),
@@ -156,7 +178,32 @@ function resolveRequirements(r: RawRequirements | undefined, source: string, pat
     },
     signers: r.signers,
     threshold: r.threshold ?? r.signers.length,
+    path,
   };
+}
+
+function resolveFormats(f: RawFormats, server: NotaryServerConfig | undefined, source: string, path: string): FormatRequirement[] {
+  const out: FormatRequirement[] = [];
+  if (f.notary) out.push({ format: 'notary', requirement: resolveNotaryRequirements(f.notary, server, source, `${path}.notary`) });
+  return out;
+}
+
+/** Nothing required explicitly: Notary with nothing pinned (denies, naming the keys to set). */
+function implicitRequirements(server: NotaryServerConfig | undefined, path: string): RequirementSet {
+  return {
+    combine: 'allOf',
+    entries: [
+      { format: 'notary', requirement: { server, roots: { keyIds: [], caPems: [], tofu: false }, signers: [], threshold: 0, path: `${path}.require.notary` } },
+    ],
+  };
+}
+
+function resolveRequirements(r: RawRequirements | undefined, server: NotaryServerConfig | undefined, source: string, path: string): RequirementSet {
+  if (!r) return implicitRequirements(server, path);
+  if (r.anyOf) return { combine: 'anyOf', entries: r.anyOf.flatMap((alt, i) => resolveFormats(alt, server, source, `${path}.require.anyOf.${i}`)) };
+  if (r.allOf) return { combine: 'allOf', entries: r.allOf.flatMap((alt, i) => resolveFormats(alt, server, source, `${path}.require.allOf.${i}`)) };
+  const entries = resolveFormats(r, server, source, `${path}.require`);
+  return entries.length > 0 ? { combine: 'allOf', entries } : implicitRequirements(server, path);
 }
 
 function resolve(cfg: ParsedConfig, source: string, env: NodeJS.ProcessEnv): Config {
@@ -175,22 +222,17 @@ function resolve(cfg: ParsedConfig, source: string, env: NodeJS.ProcessEnv): Con
     });
   }
   const defaultUpstream = cfg.defaultUpstream ?? (upstreams.size === 1 ? [...upstreams.keys()][0] : undefined);
-  const rules = cfg.policy.rules.map(
-    (r, index): PolicyRuleConfig => ({
-      index,
-      match: r.match,
-      mode: r.mode,
-      trust: { notary: resolveNotary(r.trust?.notary, source, `policy.rules.${index}.trust.notary`, env) },
-      require: { notary: resolveRequirements(r.require?.notary, source, `policy.rules.${index}.require.notary`) },
-    }),
-  );
+  const rules = cfg.policy.rules.map((r, index): PolicyRuleConfig => {
+    const server = resolveNotary(r.trust?.notary, source, `policy.rules.${index}.trust.notary`, env);
+    return { index, match: r.match, mode: r.mode, require: resolveRequirements(r.require, server, source, `policy.rules.${index}`) };
+  });
   return {
     listen: { host: cfg.listen.host, port: cfg.listen.port, tls: cfg.listen.tls },
     storage: cfg.storage,
     cache: cfg.cache,
     defaultUpstream,
     upstreams,
-    policy: { default: cfg.policy.default, rules, auditLog: cfg.policy.auditLog },
+    policy: { default: cfg.policy.default, rules, auditLog: cfg.policy.auditLog, defaultRequire: implicitRequirements(undefined, 'policy.rules[]') },
     trust: cfg.trust,
     log: cfg.log,
   };

@@ -7,7 +7,16 @@ import { DEFAULTS } from './defaults.js';
  */
 
 const SIZE_UNITS: Record<string, number> = {
-  '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4,
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
 };
 
 /** A byte size: a non-negative integer, or a string such as "512MiB" or "20 GB". */
@@ -41,16 +50,13 @@ const credentials = z
   })
   .strict()
   .refine((c) => [c.password, c.passwordFile, c.passwordEnv].filter((v) => v !== undefined).length === 1, {
-    message: 'set exactly one of password, passwordFile or passwordEnv',
+    error: 'set exactly one of password, passwordFile or passwordEnv',
   });
 
 /** Where a repository's Notary v1 trust data lives. */
 const notaryServer = z
   .object({
-    url: z
-      .string()
-      .url()
-      .refine((u) => /^https?:$/.test(new URL(u).protocol), { message: 'notary url must be http:// or https://' }),
+    url: z.url().refine((u) => /^https?:$/.test(new URL(u).protocol), { error: 'notary url must be http:// or https://' }),
     /** PEM CA bundle to verify the trust server's TLS certificate (instead of the system roots). */
     caFile: z.string().min(1).optional(),
     credentials: credentials.optional(),
@@ -58,7 +64,7 @@ const notaryServer = z
     gun: z
       .string()
       .min(1)
-      .refine((g) => g.includes('{repository}'), { message: 'gun must contain {repository}' })
+      .refine((g) => g.includes('{repository}'), { error: 'gun must contain {repository}' })
       .default('{registry}/{repository}'),
   })
   .strict();
@@ -68,11 +74,10 @@ const trustServers = z.object({ notary: notaryServer.optional() }).strict();
 const upstream = z
   .object({
     url: z
-      .string()
       .url()
-      .refine((u) => /^https?:$/.test(new URL(u).protocol), { message: 'upstream url must be http:// or https://' })
+      .refine((u) => /^https?:$/.test(new URL(u).protocol), { error: 'upstream url must be http:// or https://' })
       .refine((u) => new URL(u).pathname.replace(/\/+$/, '') === '', {
-        message: 'upstream url must be the registry root (no path): /v2/ is added by Signet',
+        error: 'upstream url must be the registry root (no path): /v2/ is added by Signet',
       }),
     credentials: credentials.optional(),
     timeouts: z
@@ -136,13 +141,43 @@ const notaryRequirements = z
     }
   });
 
+/** The trust formats a rule can require, keyed by `require.<format>`. */
+export const TRUST_FORMATS = ['notary'] as const;
+export type TrustFormat = (typeof TRUST_FORMATS)[number];
+
+const formatRequirements = z.object({ notary: notaryRequirements.optional() }).strict();
+
+/**
+ * `require: {notary: ...}` (every format listed must admit the image), or
+ * `require: {anyOf: [{notary: ...}, {cosign: ...}]}` (one alternative is enough: how a site moves
+ * from one format to another without a flag day), or `require: {allOf: [...]}`.
+ */
+const requirements = z
+  .object({
+    ...formatRequirements.shape,
+    anyOf: z.array(formatRequirements).min(1).optional(),
+    allOf: z.array(formatRequirements).min(1).optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    const formats = TRUST_FORMATS.filter((f) => r[f] !== undefined);
+    const forms = [formats.length > 0, r.anyOf !== undefined, r.allOf !== undefined].filter(Boolean).length;
+    if (forms > 1) ctx.addIssue({ code: 'custom', message: 'use one form: format keys (all required), anyOf: [...] or allOf: [...]' });
+    for (const key of ['anyOf', 'allOf'] as const) {
+      r[key]?.forEach((alt, i) => {
+        const n = TRUST_FORMATS.filter((f) => alt[f] !== undefined).length;
+        if (n !== 1) ctx.addIssue({ code: 'custom', path: [key, i], message: `each entry names exactly one format (${TRUST_FORMATS.join(', ')})` });
+      });
+    }
+  });
+
 const rule = z
   .object({
     /** `<registry>/<repository>` glob: `*` within a path component, `**` across components. */
     match: z.string().min(1),
     mode: z.enum(POLICY_MODES).default('enforce'),
     trust: trustServers.optional(),
-    require: z.object({ notary: notaryRequirements.optional() }).strict().optional(),
+    require: requirements.optional(),
   })
   .strict();
 
@@ -152,7 +187,10 @@ export const configSchema = z
       .object({
         host: z.string().min(1).default(DEFAULTS.listenHost),
         port: port.default(DEFAULTS.listenPort),
-        tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
+        tls: z
+          .object({ certFile: z.string().min(1), keyFile: z.string().min(1) })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ host: DEFAULTS.listenHost, port: DEFAULTS.listenPort }),

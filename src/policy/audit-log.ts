@@ -1,21 +1,31 @@
 import { pino, type Logger } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
+import type { Evidence, TrustProvenance } from '../trust/source.js';
 
 export type Verdict = 'allowed' | 'denied' | 'audited';
 
-/** One line per decision (DESIGN.md "Every decision goes to the audit log"). */
+/** What a decision was about. */
+export type DecisionKind = 'manifest' | 'blob' | 'referrers' | 'tags';
+
+/** One line per decision (docs/ARCHITECTURE.md, "Decisions"). */
 export interface AuditRecord {
   client: string | undefined;
   upstream: string;
   repository: string;
+  kind: DecisionKind;
+  /** The tag or digest asked for (empty for a tag listing). */
   reference: string;
+  /** The digest served (or that would have been), when known. */
   digest: string | undefined;
   mode: string;
+  /** The rule that decided: "policy.rules.<n>" or "policy.default". */
+  rule: string;
   verdict: Verdict;
-  reason: string | undefined;
+  reason: string;
   message: string | undefined;
   signers: string[] | undefined;
-  trust: { name: string; versions: Record<string, number> } | undefined;
+  evidence: Evidence[] | undefined;
+  trust: TrustProvenance | undefined;
 }
 
 export interface AuditLog {
@@ -49,4 +59,15 @@ export class JsonAuditLog implements AuditLog {
   async flush(): Promise<void> {
     await new Promise<void>((resolve) => this.#logger.flush(() => resolve()));
   }
+}
+
+/** Keeps records in memory: for `signet check` (one decision, read back) and tests. */
+export class MemoryAuditLog implements AuditLog {
+  readonly records: AuditRecord[] = [];
+
+  record(entry: AuditRecord): void {
+    this.records.push(entry);
+  }
+
+  async flush(): Promise<void> {}
 }

@@ -34,11 +34,7 @@ export function mostSpecific<R extends MatchableRule>(compiled: ReadonlyArray<Co
   let best: CompiledRule<R> | undefined;
   for (const c of compiled) {
     if (!c.test(subject)) continue;
-    if (
-      !best ||
-      c.literalChars > best.literalChars ||
-      (c.literalChars === best.literalChars && c.wildcards < best.wildcards)
-    ) {
+    if (!best || c.literalChars > best.literalChars || (c.literalChars === best.literalChars && c.wildcards < best.wildcards)) {
       best = c;
     }
   }

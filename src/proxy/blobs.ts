@@ -2,12 +2,11 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { SignetError } from '../errors.js';
 import { BlobFill } from '../cache/blob-fill.js';
-import type { ContentStore } from '../cache/content-store.js';
-import type { LineageStore } from '../cache/lineage-store.js';
+import type { BlobStore, PendingBlob } from '../cache/ports.js';
 import type { Digest } from '../registry/names.js';
 import { header } from '../registry/upstream-client.js';
-import type { Authorizer } from '../policy/authorizer.js';
-import type { Metrics } from '../server/metrics.js';
+import type { Policy } from '../policy/policy.js';
+import type { ProxyMetrics } from './observer.js';
 import type { Target } from './router.js';
 import { upstreamFailure } from './upstream-errors.js';
 
@@ -27,10 +26,9 @@ export interface ServedBlob {
 }
 
 export interface BlobServiceOptions {
-  store: ContentStore;
-  lineage: LineageStore;
-  authorizer: Authorizer;
-  metrics: Metrics;
+  store: BlobStore;
+  policy: Pick<Policy, 'blob'>;
+  metrics: ProxyMetrics;
   logger: Logger;
 }
 
@@ -52,17 +50,22 @@ export class BlobService {
   }
 
   async get(target: Target, digest: Digest, method: 'GET' | 'HEAD', range: RangeSpec | undefined): Promise<ServedBlob> {
-    const upstream = target.upstream.name;
-    const lineage = await this.#o.lineage.get(upstream, target.repository, digest.value);
-    await this.#o.authorizer.authorizeDigest({ upstream, repository: target.repository, digest: digest.value, kind: 'blob', lineage, client: target.client });
+    await this.#o.policy.blob({ upstream: target.upstream.name, repository: target.repository, digest: digest.value, client: target.client });
+    return this.#serve(target, digest, method, range);
+  }
 
-    const cached = this.#o.store.stat('blobs', digest.value);
+  async #serve(target: Target, digest: Digest, method: 'GET' | 'HEAD', range: RangeSpec | undefined): Promise<ServedBlob> {
+    const upstream = target.upstream.name;
+    const cached = await this.#o.store.stat(digest.value);
     if (cached) {
       this.#o.metrics.cacheHits.inc({ kind: 'blob' });
       const r = range ? resolveRange(range, cached.size) : undefined;
-      const stream = method === 'GET' ? this.#o.store.openRead('blobs', digest.value, r) : undefined;
-      if (method === 'HEAD') this.#o.store.touch('blobs', digest.value);
-      if (method === 'GET' && !stream) return this.get(target, digest, method, range); // evicted meanwhile
+      if (method === 'HEAD') {
+        this.#o.store.touch(digest.value);
+        return { size: cached.size, stream: undefined, range: r, cache: 'hit' };
+      }
+      const stream = await this.#o.store.openRead(digest.value, r);
+      if (!stream) return this.#serve(target, digest, method, range); // evicted meanwhile
       return { size: cached.size, stream, range: r, cache: 'hit' };
     }
     this.#o.metrics.cacheMisses.inc({ kind: 'blob' });
@@ -70,7 +73,12 @@ export class BlobService {
     if (method === 'HEAD') {
       const fill = this.#fills.get(digest.value);
       if (fill?.expectedSize !== undefined) return { size: fill.expectedSize, stream: undefined, range: undefined, cache: 'miss' };
-      const res = await target.upstream.request({ method: 'HEAD', path: `/v2/${target.repository}/blobs/${digest.value}`, repository: target.repository, followRedirects: true });
+      const res = await target.upstream.request({
+        method: 'HEAD',
+        path: `/v2/${target.repository}/blobs/${digest.value}`,
+        repository: target.repository,
+        followRedirects: true,
+      });
       res.body.resume();
       if (res.status !== 200) throw await upstreamFailure(upstream, res, `blob ${target.repository}@${digest.value}`, 'BLOB_UNKNOWN');
       const size = Number(header(res.headers, 'content-length'));
@@ -110,14 +118,14 @@ export class BlobService {
     if (res.status !== 200) throw await upstreamFailure(upstream, res, `blob ${target.repository}@${digest.value}`, 'BLOB_UNKNOWN');
     this.#o.metrics.upstreamBlobFetches.inc({ upstream });
     const announced = Number(header(res.headers, 'content-length'));
-    let temp;
+    let pending: PendingBlob;
     try {
-      temp = await this.#o.store.createTemp();
+      pending = await this.#o.store.createPending();
     } catch (err) {
       res.body.destroy();
       throw err;
     }
-    const fill = new BlobFill(digest, Number.isFinite(announced) && announced >= 0 ? announced : undefined, temp);
+    const fill = new BlobFill(digest, Number.isFinite(announced) && announced >= 0 ? announced : undefined, pending);
     this.#fills.set(digest.value, fill);
     void fill.run(res.body, (n) => this.#o.metrics.upstreamBytes.inc({ upstream }, n));
     void this.#finish(target, fill);
@@ -128,12 +136,17 @@ export class BlobService {
     const digest = fill.digest.value;
     try {
       const { size } = await fill.done;
-      await this.#o.store.commit('blobs', digest, fill.tempPath, size);
+      await this.#o.store.commit(fill.pending, digest, size);
     } catch (err) {
-      const code = err instanceof SignetError ? err.code : undefined;
+      // A failed download discarded its bytes already; a failed commit leaves them to drop here.
+      await fill.pending.discard();
+      const code = err instanceof SignetError ? String(err.code) : undefined;
       if (code === 'DIGEST_MISMATCH') {
         this.#o.metrics.digestMismatches.inc({ upstream: target.upstream.name, kind: 'blob' });
-        this.#o.logger.error({ upstream: target.upstream.name, repository: target.repository, digest, err: (err as Error).message }, 'blob digest mismatch: client connections cut, nothing cached');
+        this.#o.logger.error(
+          { upstream: target.upstream.name, repository: target.repository, digest, err: (err as Error).message },
+          'blob digest mismatch: client connections cut, nothing cached',
+        );
       } else {
         this.#o.logger.warn({ upstream: target.upstream.name, repository: target.repository, digest, err: (err as Error).message }, 'blob download failed');
       }

@@ -1,5 +1,6 @@
 import { DEFAULTS } from '../config/defaults.js';
 import { SignetError, type ErrorCode } from '../errors.js';
+import { firstOciError } from '../registry/oci-error-body.js';
 import { readLimited, type UpstreamResponse } from '../registry/upstream-client.js';
 
 /**
@@ -29,16 +30,6 @@ export async function upstreamFailure(upstream: string, res: UpstreamResponse, w
 
 /** "CODE: message" of the first entry of an OCI error body, if the text is one. */
 function firstOciMessage(text: string): string | undefined {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    const errors = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)['errors'] : undefined;
-    const first: unknown = Array.isArray(errors) ? errors[0] : undefined;
-    if (typeof first !== 'object' || first === null) return undefined;
-    const code = (first as Record<string, unknown>)['code'];
-    const message = (first as Record<string, unknown>)['message'];
-    const clip = (s: unknown): string => String(s).replace(/[^\x20-\x7e]/g, '?').slice(0, 300);
-    return `${typeof code === 'string' ? clip(code) : 'UNKNOWN'}: ${typeof message === 'string' ? clip(message) : ''}`.trim();
-  } catch {
-    return undefined;
-  }
+  const first = firstOciError(text);
+  return first ? `${first.code}: ${first.message}`.trim() : undefined;
 }

@@ -1,9 +1,10 @@
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import type { UpstreamObserver } from '../registry/upstream-client.js';
-import type { DecisionObserver } from '../policy/enforcer.js';
+import type { DecisionObserver } from '../policy/policy.js';
+import type { ProxyMetrics } from '../proxy/observer.js';
 
 /** Prometheus metrics, on a registry of their own (no process-global state). */
-export class Metrics implements UpstreamObserver, DecisionObserver {
+export class Metrics implements UpstreamObserver, DecisionObserver, ProxyMetrics {
   readonly registry = new Registry();
   readonly httpRequests = new Counter({
     name: 'signet_http_requests_total',

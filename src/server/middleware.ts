@@ -23,7 +23,7 @@ export function errorMiddleware(logger: Logger) {
       await next();
     } catch (err) {
       const mapped = toOciError(err);
-      if (mapped.status >= 500 && !(err instanceof SignetError && err.code.startsWith('UPSTREAM'))) {
+      if (mapped.status >= 500 && !(err instanceof SignetError && String(err.code).startsWith('UPSTREAM'))) {
         logger.error({ err, path: ctx.path }, 'request failed');
       }
       if (ctx.headerSent || !ctx.writable) {

@@ -32,7 +32,7 @@ export interface OciErrorResponse {
 }
 
 export function toOciError(err: unknown): OciErrorResponse {
-  if (err instanceof SignetError && Object.hasOwn(TABLE, err.code)) {
+  if (err instanceof SignetError && Object.hasOwn(TABLE, String(err.code))) {
     const entry = TABLE[err.code as ErrorCode];
     const item: { code: string; message: string; detail?: unknown } = { code: entry.oci, message: err.message };
     if (err.detail !== undefined) item.detail = err.detail;

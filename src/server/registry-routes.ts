@@ -2,18 +2,20 @@ import type { Context } from 'koa';
 import { SignetError } from '../errors.js';
 import { API_VERSION, HEADERS, acceptsMediaType } from '../registry/media-types.js';
 import { printable, parseDigest, parseReference } from '../registry/names.js';
-import { header } from '../registry/upstream-client.js';
 import type { BlobService } from '../proxy/blobs.js';
 import { parseRange } from '../proxy/blobs.js';
 import type { ManifestService } from '../proxy/manifests.js';
+import type { ReferrersService } from '../proxy/referrers.js';
 import type { Router, Target } from '../proxy/router.js';
-import { upstreamFailure } from '../proxy/upstream-errors.js';
+import type { PassedThrough, TagListService } from '../proxy/tag-list.js';
 import type { RequestState } from './middleware.js';
 
 export interface RegistryRoutesOptions {
   router: Router;
   manifests: ManifestService;
   blobs: BlobService;
+  referrers: ReferrersService;
+  tagList: TagListService;
 }
 
 const MANIFEST_OR_BLOB = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/;
@@ -46,15 +48,8 @@ export function registryRoutes(options: RegistryRoutesOptions) {
       state.route = 'tags';
       assertReadMethod(ctx);
       const target = resolve(ctx, options, m[1] ?? '');
-      const query = new URLSearchParams();
-      const n = ctx.query['n'];
-      const last = ctx.query['last'];
-      if (typeof n === 'string') {
-        if (!/^\d{1,6}$/.test(n)) throw new SignetError('UNSUPPORTED', `query parameter n must be a non-negative integer, got "${n.slice(0, 20)}"`);
-        query.set('n', n);
-      }
-      if (typeof last === 'string') query.set('last', last);
-      await passThrough(ctx, target, `/v2/${target.repository}/tags/list${query.size ? `?${query}` : ''}`, 'NAME_UNKNOWN');
+      const listed = await options.tagList.list(target, { n: single(ctx.query['n']), last: single(ctx.query['last']) }, ctx.method === 'HEAD' ? 'HEAD' : 'GET');
+      respond(ctx, listed);
       return;
     }
     if ((m = REFERRERS.exec(path))) {
@@ -62,10 +57,11 @@ export function registryRoutes(options: RegistryRoutesOptions) {
       assertReadMethod(ctx);
       const target = resolve(ctx, options, m[1] ?? '');
       const digest = parseDigest(m[2] ?? '');
-      const query = new URLSearchParams();
-      const artifactType = ctx.query['artifactType'];
-      if (typeof artifactType === 'string') query.set('artifactType', artifactType);
-      await passThrough(ctx, target, `/v2/${target.repository}/referrers/${digest.value}${query.size ? `?${query}` : ''}`, 'MANIFEST_UNKNOWN');
+      const index = await options.referrers.list(target, digest, single(ctx.query['artifactType']));
+      ctx.status = 200;
+      ctx.set('Content-Type', index.mediaType);
+      if (index.filtersApplied) ctx.set('OCI-Filters-Applied', index.filtersApplied);
+      ctx.body = index.bytes;
       return;
     }
     state.route = 'unknown';
@@ -134,25 +130,18 @@ async function serveBlob(ctx: Context, options: RegistryRoutesOptions, target: T
   if (length !== undefined) ctx.length = length;
 }
 
-async function passThrough(ctx: Context, target: Target, path: string, notFound: 'NAME_UNKNOWN' | 'MANIFEST_UNKNOWN'): Promise<void> {
-  const res = await target.upstream.request({ method: ctx.method === 'HEAD' ? 'HEAD' : 'GET', path, repository: target.repository });
-  if (res.status !== 200) throw await upstreamFailure(target.upstream.name, res, `${target.repository} (${path.split('?')[0]?.split('/').slice(-2).join('/')})`, notFound);
+/** The first value of a query parameter given once or several times. */
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function respond(ctx: Context, passed: PassedThrough): void {
   ctx.status = 200;
-  const type = header(res.headers, 'content-type');
-  if (type) ctx.set('Content-Type', type);
-  const link = header(res.headers, 'link');
-  if (link) {
-    // The upstream's pagination link names its own repository path; the client used its own.
-    ctx.set('Link', link.replace(`/v2/${target.repository}/`, `/v2/${target.clientName}/`));
+  if (passed.contentType) ctx.set('Content-Type', passed.contentType);
+  if (passed.link) ctx.set('Link', passed.link);
+  if (passed.body) {
+    passed.body.once('error', () => ctx.req.socket.destroy());
+    ctx.body = passed.body;
   }
-  if (ctx.method === 'HEAD') {
-    res.body.resume();
-    const length = Number(header(res.headers, 'content-length'));
-    if (Number.isFinite(length)) ctx.length = length;
-    return;
-  }
-  res.body.once('error', () => ctx.req.socket.destroy());
-  ctx.body = res.body;
-  const length = Number(header(res.headers, 'content-length'));
-  if (Number.isFinite(length)) ctx.length = length;
+  if (passed.length !== undefined) ctx.length = passed.length;
 }

@@ -1,8 +1,7 @@
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import type { Context, Next } from 'koa';
@@ -10,48 +9,47 @@ import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
 import type { Config } from '../config/load.js';
 import { SignetError, errorMessage } from '../errors.js';
-import { ContentStore } from '../cache/content-store.js';
-import { LineageStore } from '../cache/lineage-store.js';
-import { ManifestCache } from '../cache/manifest-cache.js';
-import { TagStore } from '../cache/tag-store.js';
-import type { Authorizer } from '../policy/authorizer.js';
 import { JsonAuditLog, type AuditLog } from '../policy/audit-log.js';
-import { PolicyEnforcer } from '../policy/enforcer.js';
+import { Policy } from '../policy/policy.js';
 import { NotaryTrustSource } from '../trust/notary/notary-source.js';
-import { DiskTrustStateStore } from '../trust/notary/state-store.js';
 import { BlobService } from '../proxy/blobs.js';
 import { ManifestService } from '../proxy/manifests.js';
+import { ReferrersService } from '../proxy/referrers.js';
 import { Router } from '../proxy/router.js';
+import { TagListService } from '../proxy/tag-list.js';
+import { RegistrySignatureFetcher } from '../registry/referrers.js';
 import { UpstreamClient } from '../registry/upstream-client.js';
 import { Metrics } from './metrics.js';
 import { accessLogMiddleware, errorMiddleware } from './middleware.js';
 import { rawErrorResponse } from './oci-errors.js';
 import { registryRoutes } from './registry-routes.js';
+import { diskStorage, type Storage } from './storage.js';
 
 export interface SignetOptions {
   config: Config;
   logger: Logger;
-  /** Injected for tests: defaults to the policy of the config. */
-  authorizer?: Authorizer;
   /** Injected for tests: defaults to `policy.auditLog` of the config. */
   audit?: AuditLog;
+  /** Injected for tests: defaults to the disk backends under `storage.path`. */
+  storage?: Storage;
   clock?: () => number;
 }
 
 /**
- * The composition root: builds the stores, upstream clients, proxy services and the Koa app from
- * a validated config, and owns the HTTP server's life cycle (graceful shutdown included).
+ * The composition root: builds the stores, upstream clients, trust sources, the policy, the
+ * proxy services and the Koa app from a validated config, and owns the HTTP server's life
+ * cycle (graceful shutdown included).
  */
 export class Signet {
   readonly metrics = new Metrics();
+  readonly policy: Policy;
+  readonly app: Koa;
   readonly #options: SignetOptions;
   readonly #logger: Logger;
-  readonly #store: ContentStore;
+  readonly #storage: Storage;
   readonly #upstreams = new Map<string, UpstreamClient>();
-  readonly app: Koa;
   readonly #audit: AuditLog;
   readonly #notary: NotaryTrustSource;
-  readonly enforcer: PolicyEnforcer;
   #server: Server | undefined;
   #ready = false;
   readonly #active = new Set<Context>();
@@ -61,13 +59,7 @@ export class Signet {
     const { config, logger } = options;
     this.#logger = logger;
     const clock = options.clock ?? Date.now;
-    this.#store = new ContentStore({
-      root: config.storage.path,
-      maxBytes: config.storage.maxBytes,
-      logger,
-      clock,
-      onEvict: (namespace) => this.metrics.evictions.inc({ namespace }),
-    });
+    this.#storage = options.storage ?? diskStorage(config, logger, (namespace) => this.metrics.evictions.inc({ namespace }));
     for (const upstream of config.upstreams.values()) {
       this.#upstreams.set(upstream.name, new UpstreamClient(upstream, { logger, observer: this.metrics, clock }));
     }
@@ -78,27 +70,31 @@ export class Signet {
     });
     this.#audit = options.audit ?? new JsonAuditLog(config.policy.auditLog);
     this.#notary = new NotaryTrustSource({
-      store: new DiskTrustStateStore(join(config.storage.path, 'state', 'trust')),
+      store: this.#storage.trustState,
       logger,
       freshnessSeconds: config.trust.freshnessSeconds,
       missingCacheSeconds: config.trust.missingCacheSeconds,
+      servers: new Map([...config.upstreams.values()].map((u) => [u.name, u.trust.notary])),
       clock,
       observer: this.metrics,
     });
-    this.enforcer = new PolicyEnforcer({ config, notary: this.#notary, audit: this.#audit, observer: this.metrics, logger });
-    const authorizer = options.authorizer ?? this.enforcer;
-    const lineage = new LineageStore(join(config.storage.path, 'state'));
+    this.policy = new Policy({ config, sources: { notary: this.#notary }, provenance: this.#storage.provenance, audit: this.#audit, observer: this.metrics });
     const manifests = new ManifestService({
-      manifests: new ManifestCache(this.#store, config.cache.manifestMemoryBytes),
-      tags: new TagStore(join(config.storage.path, 'state')),
-      lineage,
-      authorizer,
+      manifests: this.#storage.manifests,
+      tags: this.#storage.tags,
+      policy: this.policy,
       metrics: this.metrics,
       logger,
       tagCheckSeconds: config.cache.tagCheckSeconds,
       clock,
     });
-    const blobs = new BlobService({ store: this.#store, lineage, authorizer, metrics: this.metrics, logger });
+    const blobs = new BlobService({ store: this.#storage.blobs, policy: this.policy, metrics: this.metrics, logger });
+    const fetchers = new Map([...this.#upstreams.values()].map((u) => [u.name, new RegistrySignatureFetcher({ upstream: u, logger })]));
+    const referrers = new ReferrersService({
+      policy: this.policy,
+      fetcherFor: (target) => fetchers.get(target.upstream.name) ?? new RegistrySignatureFetcher({ upstream: target.upstream, logger }),
+    });
+    const tagList = new TagListService({ policy: this.policy });
 
     const app = new Koa({ proxy: false });
     // Errors are answered by errorMiddleware; Koa's default handler would print them again.
@@ -108,15 +104,17 @@ export class Signet {
     app.use(accessLogMiddleware(logger, this.metrics));
     app.use(errorMiddleware(logger));
     app.use(this.#operations());
-    app.use(registryRoutes({ router, manifests, blobs }));
+    app.use(registryRoutes({ router, manifests, blobs, referrers, tagList }));
     this.app = app;
   }
 
   /** Prepares storage, then listens. Resolves with the bound address. */
   async start(): Promise<AddressInfo> {
     const { config } = this.#options;
-    await this.#store.init();
-    const handler = this.app.callback();
+    await this.#storage.init();
+    const callback = this.app.callback();
+    // Koa's callback answers the request itself; node:http ignores the returned promise.
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void callback(req, res);
     const server = config.listen.tls
       ? createHttpsServer(
           { cert: readFileSync(config.listen.tls.certFile), key: readFileSync(config.listen.tls.keyFile), maxHeaderSize: DEFAULTS.maxHeaderBytes },
@@ -134,12 +132,17 @@ export class Signet {
     });
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new SignetError('INTERNAL', `cannot listen on ${config.listen.host}:${config.listen.port}: ${errorMessage(err)}`, { cause: err })));
+      server.once('error', (err) =>
+        reject(new SignetError('INTERNAL', `cannot listen on ${config.listen.host}:${config.listen.port}: ${errorMessage(err)}`, { cause: err })),
+      );
       server.listen(config.listen.port, config.listen.host, () => resolve());
     });
     this.#ready = true;
     const address = server.address() as AddressInfo;
-    this.#logger.info({ host: address.address, port: address.port, tls: Boolean(config.listen.tls), upstreams: [...this.#upstreams.keys()] }, 'signet listening');
+    this.#logger.info(
+      { host: address.address, port: address.port, tls: Boolean(config.listen.tls), upstreams: [...this.#upstreams.keys()] },
+      'signet listening',
+    );
     return address;
   }
 
@@ -163,6 +166,7 @@ export class Signet {
     }
     await Promise.all([...this.#upstreams.values()].map((u) => u.close()));
     await this.#notary.close();
+    await this.#storage.close();
     await this.#audit.flush();
     this.#logger.info('signet stopped');
   }

@@ -14,7 +14,7 @@
  *   bigint is accepted too (exact), within the same int64 range.
  */
 import { TrustError } from './errors.js';
-import { NOTARY_LIMITS } from './limits.js';
+import { DEFAULTS } from '../../config/defaults.js';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -35,7 +35,7 @@ const COMMA = Buffer.from(',');
 const COLON = Buffer.from(':');
 
 function write(value: unknown, out: Buffer[], depth: number): void {
-  if (depth > NOTARY_LIMITS.maxJsonDepth) {
+  if (depth > DEFAULTS.notary.maxJsonDepth) {
     throw new TrustError('canonical_json', 'value nests too deeply to canonicalise');
   }
   if (value === null) {

@@ -20,17 +20,15 @@ export function decodeGoBase64(text: string): Buffer | null {
 }
 
 /** zod schema for a Go []byte field: base64 string or null (empty), decoded to a Buffer. */
-export const goBytesSchema = z
-  .union([z.string(), z.null()])
-  .transform((value, ctx): Buffer => {
-    if (value === null) return Buffer.alloc(0);
-    const bytes = decodeGoBase64(value);
-    if (bytes === null) {
-      ctx.addIssue({ code: 'custom', message: 'not standard padded base64' });
-      return z.NEVER;
-    }
-    return bytes;
-  });
+export const goBytesSchema = z.union([z.string(), z.null()]).transform((value, ctx): Buffer => {
+  if (value === null) return Buffer.alloc(0);
+  const bytes = decodeGoBase64(value);
+  if (bytes === null) {
+    ctx.addIssue({ code: 'custom', message: 'not standard padded base64' });
+    return z.NEVER;
+  }
+  return bytes;
+});
 
 /** Standard padded base64, as Go's encoder writes it (used to rebuild key IDs). */
 export function encodeBase64(bytes: Uint8Array): string {

@@ -25,8 +25,14 @@ export type TrustErrorCode =
   | 'rollback'
   /** Bytes whose hash differs from the one a trusted parent listed. */
   | 'hash_mismatch'
-  /** Input larger than a limit of NOTARY_LIMITS. */
-  | 'too_large';
+  /** Input larger than a limit of DEFAULTS.notary. */
+  | 'too_large'
+  /** The repository has no trust data at all (root.json 404): Notary's "not signed". */
+  | 'not_found'
+  /** The trust server could not be reached and nothing cached could stand in. */
+  | 'unavailable'
+  /** No pinning rule (key IDs, CA, trust on first use) accepts the root. */
+  | 'not_pinned';
 
 export class TrustError extends SignetError<TrustErrorCode> {
   constructor(code: TrustErrorCode, message: string, options?: { cause?: unknown }) {

@@ -18,7 +18,7 @@
  * verifies anyway; refusing it keeps one reading of every name.
  * Objects are created with a null prototype so that a key such as "__proto__" is plain data.
  */
-import { NOTARY_LIMITS } from './limits.js';
+import { DEFAULTS } from '../../config/defaults.js';
 import { TrustError } from './errors.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
@@ -27,7 +27,7 @@ export interface JsonObject {
 }
 
 export interface ParseJsonOptions {
-  /** nesting levels allowed; defaults to NOTARY_LIMITS.maxJsonDepth */
+  /** nesting levels allowed; defaults to DEFAULTS.notary.maxJsonDepth */
   maxDepth?: number;
   /**
    * Refuse number literals with a fraction or an exponent (`1.0`, `1e3`). Go decodes the typed
@@ -55,7 +55,7 @@ export function parseJson(input: Uint8Array | string, options: ParseJsonOptions 
       throw new TrustError('canonical_json', 'JSON text is not valid UTF-8', { cause: err });
     }
   }
-  const parser = new Parser(text, options.maxDepth ?? NOTARY_LIMITS.maxJsonDepth, options.integerLiteralsOnly ?? false);
+  const parser = new Parser(text, options.maxDepth ?? DEFAULTS.notary.maxJsonDepth, options.integerLiteralsOnly ?? false);
   parser.skipWhitespace();
   const value = parser.value(0);
   parser.skipWhitespace();

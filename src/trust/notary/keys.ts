@@ -11,8 +11,8 @@ import { z } from 'zod';
 import { canonicalize } from './canonical-json.js';
 import { encodeBase64, goBytesSchema } from './encoding.js';
 import { TrustError } from './errors.js';
-import { NOTARY_LIMITS } from './limits.js';
-import { decodeFirstPemBlock } from './pem.js';
+import { DEFAULTS } from '../../config/defaults.js';
+import { decodeFirstPemBlock } from '../x509/pem.js';
 
 export const KEY_TYPES = ['ed25519', 'ecdsa', 'ecdsa-x509', 'rsa', 'rsa-x509'] as const;
 export type KnownKeyType = (typeof KEY_TYPES)[number];
@@ -76,7 +76,7 @@ const EC_CURVE_BITS: Readonly<Record<string, number>> = {
 export function parsePublicKey(key: PublicKeyRecord): ParsedPublicKey {
   switch (key.keytype) {
     case 'ed25519':
-      if (key.public.length !== NOTARY_LIMITS.ed25519PublicKeyBytes) {
+      if (key.public.length !== DEFAULTS.notary.ed25519PublicKeyBytes) {
         throw new TrustError('bad_key', `ed25519 public key must be 32 bytes, not ${key.public.length}`);
       }
       return { kind: 'ed25519', raw: key.public };

@@ -9,7 +9,7 @@ import { goBytesSchema } from './encoding.js';
 import { TrustError } from './errors.js';
 import { isJsonObject, parseJson, type JsonObject, type JsonValue } from './json-parse.js';
 import { publicKeyRecordSchema, type PublicKeyRecord } from './keys.js';
-import { NOTARY_LIMITS } from './limits.js';
+import { DEFAULTS } from '../../config/defaults.js';
 import { parseRfc3339 } from './rfc3339.js';
 import { BASE_ROLES, delegationNameProblem, isTargetsRole, isValidRoleName } from './role-names.js';
 
@@ -68,13 +68,7 @@ export interface Timestamp extends SignedCommon {
   readonly meta: ReadonlyMap<string, FileMeta>;
 }
 
-export type MetadataFor<R extends string> = R extends 'root'
-  ? Root
-  : R extends 'snapshot'
-    ? Snapshot
-    : R extends 'timestamp'
-      ? Timestamp
-      : Targets;
+export type MetadataFor<R extends string> = R extends 'root' ? Root : R extends 'snapshot' ? Snapshot : R extends 'timestamp' ? Timestamp : Targets;
 
 export interface SignedMetadata<T> {
   /** the role this file was parsed as */
@@ -87,25 +81,27 @@ export interface SignedMetadata<T> {
 
 /** A JSON object turned into a Map, each value checked by `value`, at most `max` entries. */
 function mapOf<T extends z.ZodType>(value: T, max: number) {
-  return z.custom<JsonObject>((v) => isJsonObject(v), 'expected an object').transform((obj, ctx) => {
-    const out = new Map<string, z.output<T>>();
-    const keys = Object.keys(obj);
-    if (keys.length > max) {
-      ctx.addIssue({ code: 'custom', message: `more than ${max} entries` });
-      return z.NEVER;
-    }
-    for (const key of keys) {
-      const r = value.safeParse(obj[key]);
-      if (!r.success) {
-        for (const issue of r.error.issues) {
-          ctx.addIssue({ code: 'custom', message: issue.message, path: [key, ...issue.path] });
-        }
+  return z
+    .custom<JsonObject>((v) => isJsonObject(v), 'expected an object')
+    .transform((obj, ctx) => {
+      const out = new Map<string, z.output<T>>();
+      const keys = Object.keys(obj);
+      if (keys.length > max) {
+        ctx.addIssue({ code: 'custom', message: `more than ${max} entries` });
         return z.NEVER;
       }
-      out.set(key, r.data);
-    }
-    return out as ReadonlyMap<string, z.output<T>>;
-  });
+      for (const key of keys) {
+        const r = value.safeParse(obj[key]);
+        if (!r.success) {
+          for (const issue of r.error.issues) {
+            ctx.addIssue({ code: 'custom', message: issue.message, path: [key, ...issue.path] });
+          }
+          return z.NEVER;
+        }
+        out.set(key, r.data);
+      }
+      return out;
+    });
 }
 
 export const signatureSchema = z.object({
@@ -116,7 +112,7 @@ export const signatureSchema = z.object({
 
 const wrapperSchema = z.object({
   signed: z.custom<JsonObject>((v) => isJsonObject(v), 'signed must be an object'),
-  signatures: z.array(signatureSchema).max(NOTARY_LIMITS.maxSignatures).nullish(),
+  signatures: z.array(signatureSchema).max(DEFAULTS.notary.maxSignatures).nullish(),
 });
 
 export const fileMetaSchema = z
@@ -134,13 +130,13 @@ const commonShape = {
 };
 
 const roleKeysSchema = z.object({
-  keyids: z.array(z.string()).max(NOTARY_LIMITS.maxKeyIdsPerRole).nullish(),
+  keyids: z.array(z.string()).max(DEFAULTS.notary.maxKeyIdsPerRole).nullish(),
   threshold: z.int(),
 });
 
 const rootSchema = z.object({
   ...commonShape,
-  keys: mapOf(publicKeyRecordSchema, NOTARY_LIMITS.maxKeys),
+  keys: mapOf(publicKeyRecordSchema, DEFAULTS.notary.maxKeys),
   roles: mapOf(roleKeysSchema, 64),
   consistent_snapshot: z.boolean().optional(),
 });
@@ -150,10 +146,10 @@ const targetsSchema = z.object({
   targets: mapOf(fileMetaSchema, Number.MAX_SAFE_INTEGER).nullish(),
   delegations: z
     .object({
-      keys: mapOf(publicKeyRecordSchema, NOTARY_LIMITS.maxKeys).nullish(),
+      keys: mapOf(publicKeyRecordSchema, DEFAULTS.notary.maxKeys).nullish(),
       roles: z
         .array(roleKeysSchema.extend({ name: z.string(), paths: z.array(z.string()).nullish() }))
-        .max(NOTARY_LIMITS.maxDelegationRoles)
+        .max(DEFAULTS.notary.maxDelegationRoles)
         .nullish(),
     })
     .nullish(),
@@ -182,8 +178,8 @@ const EXPECTED_TYPE: Readonly<Record<string, string>> = {
  */
 export function parseSigned<R extends string>(bytes: Uint8Array, role: R): SignedMetadata<MetadataFor<R>> {
   if (!isValidRoleName(role)) throw new TrustError('bad_role_name', `invalid role name ${JSON.stringify(role)}`);
-  if (bytes.length > NOTARY_LIMITS.maxMetadataBytes) {
-    throw new TrustError('too_large', `${role} metadata is ${bytes.length} bytes, over ${NOTARY_LIMITS.maxMetadataBytes}`);
+  if (bytes.length > DEFAULTS.notary.maxMetadataBytes) {
+    throw new TrustError('too_large', `${role} metadata is ${bytes.length} bytes, over ${DEFAULTS.notary.maxMetadataBytes}`);
   }
   const wrapper = check(wrapperSchema, parseJson(bytes, { integerLiteralsOnly: true }), role);
   const signedValue = wrapper.signed;

@@ -1,15 +1,26 @@
 import type { Logger } from 'pino';
-import type { NotaryLoadOptions } from '../../policy/enforcer.js';
-import { SignetError } from '../../errors.js';
+import { LRUCache } from 'lru-cache';
+import { DEFAULTS } from '../../config/defaults.js';
+import type { NotaryRequirements, NotaryServerConfig } from '../../config/load.js';
+import { SignetError, errorMessage } from '../../errors.js';
 import { Inflight } from '../../cache/inflight.js';
+import type { TrustStateStore } from '../../cache/ports.js';
 import type { UpstreamObserver } from '../../registry/upstream-client.js';
-import type { DenyReason, TrustRequest, TrustSource } from '../trust-source.js';
+import { Denial, type Admission, type DenyReason, type PinnedTag, type Subject, type TagSubject, type TrustSource } from '../source.js';
 import { TrustError } from './errors.js';
 import { NotaryRemote, type MetadataFetcher } from './remote.js';
-import { RootNotPinnedError } from './root-trust.js';
-import type { TrustStateStore } from './state-store.js';
-import { NoTrustDataError, TrustUnavailableError, updateRepository } from './updater.js';
+import type { RootPinning } from './root-trust.js';
+import { updateRepository } from './updater.js';
+import { judgeTag } from './tag-verdict.js';
 import type { VerifiedNotaryRepo } from './verified-repo.js';
+
+/** What loading one GUN needs: where its trust data lives and which roots to trust. */
+export interface NotaryLoadOptions {
+  server: NotaryServerConfig;
+  roots: RootPinning;
+  /** Config path of the requirement, for messages ("policy.rules.2.require.notary"). */
+  path: string;
+}
 
 export interface NotarySourceOptions {
   store: TrustStateStore;
@@ -18,9 +29,11 @@ export interface NotarySourceOptions {
   freshnessSeconds: number;
   /** Seconds a "no trust data" answer is remembered. */
   missingCacheSeconds: number;
+  /** Trust server of each upstream (`upstreams.<name>.trust.notary`), used when a rule names none. */
+  servers?: ReadonlyMap<string, NotaryServerConfig | undefined>;
   clock?: () => number;
   observer?: UpstreamObserver;
-  /** Injected for tests: a fetcher per server URL. */
+  /** Injected for tests: a fetcher per server. */
   fetcherFor?: (options: NotaryLoadOptions) => MetadataFetcher;
 }
 
@@ -33,31 +46,110 @@ interface CacheEntry {
 const GUN_COMPONENT = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
 /**
- * Docker Content Trust as a trust source: per GUN, the verified repository is reused for
+ * Docker Content Trust as a trust source. Per GUN, the verified repository is reused for
  * `freshnessSeconds`, then brought up to date (the timestamp is fetched; the rest only when it
  * changed). When the trust server is unreachable the updater falls back to the persisted state,
- * which still has to verify and be unexpired. Failures become DENIED with a reason.
+ * which still has to verify and be unexpired. Notary signs tags, so this source can pin them:
+ * the Docker CLI's choice of target (targets/releases, then targets) decides the digest.
  */
-export class NotaryTrustSource implements TrustSource<NotaryLoadOptions> {
+export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
+  readonly format = 'notary';
   readonly #o: NotarySourceOptions;
   readonly #clock: () => number;
-  readonly #cache = new Map<string, CacheEntry>();
+  readonly #cache: LRUCache<string, CacheEntry>;
   readonly #inflight = new Inflight<VerifiedNotaryRepo>();
-  readonly #remotes = new Map<string, MetadataFetcher & { close?: () => Promise<void> }>();
+  readonly #remotes: LRUCache<string, NotaryRemote>;
+  /**
+   * Verdicts per verified repository state: a state object is immutable, so while the source
+   * hands out the same one (within its freshness interval) a tag's verdict cannot change.
+   */
+  readonly #verdicts = new WeakMap<VerifiedNotaryRepo, Map<string, PinnedTag | Denial>>();
 
   constructor(options: NotarySourceOptions) {
     this.#o = options;
     this.#clock = options.clock ?? Date.now;
+    this.#cache = new LRUCache({ max: DEFAULTS.trustStateMemoryEntries });
+    this.#remotes = new LRUCache({
+      max: DEFAULTS.notaryClientsMax,
+      dispose: (remote) => void remote.close().catch(() => undefined),
+    });
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#remotes.values()].map((r) => r.close?.()));
+    const remotes = [...this.#remotes.values()];
+    this.#remotes.clear();
+    await Promise.all(remotes.map((r) => r.close()));
   }
 
-  async load(request: TrustRequest, options: NotaryLoadOptions): Promise<VerifiedNotaryRepo> {
+  async pinTag(subject: TagSubject, requirement: NotaryRequirements): Promise<PinnedTag> {
+    const repo = await this.#repository(subject, requirement);
+    let memo = this.#verdicts.get(repo);
+    if (!memo) {
+      memo = new Map();
+      this.#verdicts.set(repo, memo);
+    }
+    const key = `${requirement.path} ${subject.tag}`;
+    let verdict = memo.get(key);
+    if (!verdict) {
+      try {
+        verdict = judgeTag(repo, subject, requirement);
+      } catch (err) {
+        if (!(err instanceof Denial)) throw err;
+        verdict = err;
+      }
+      // Bounded: requests for arbitrary tag names must not grow it without limit.
+      if (memo.size >= DEFAULTS.verdictMemoEntries) memo.clear();
+      memo.set(key, verdict);
+    }
+    if (verdict instanceof Denial) throw verdict;
+    return verdict;
+  }
+
+  async verify(subject: Subject, requirement: NotaryRequirements): Promise<Admission> {
+    const where = `${subject.registry}/${subject.repository}`;
+    if (subject.tag !== undefined) {
+      const pinned = await this.pinTag({ registry: subject.registry, repository: subject.repository, tag: subject.tag }, requirement);
+      if (pinned.digest !== subject.digest) {
+        throw new Denial('digest_not_signed', `tag "${subject.tag}" of ${where} is signed for ${pinned.digest}, not ${subject.digest}`);
+      }
+      return pinned;
+    }
+    // A digest passes only as the target of a tag whose verdict (signers included) allows it.
+    const repo = await this.#repository(subject, requirement);
+    for (const signed of repo.listTargets().filter((t) => t.digest === subject.digest)) {
+      const pinned = await this.pinTag({ registry: subject.registry, repository: subject.repository, tag: signed.tag }, requirement).catch((err: unknown) => {
+        if (err instanceof Denial) return undefined;
+        throw err;
+      });
+      if (pinned?.digest === subject.digest) return pinned;
+    }
+    throw new Denial('digest_not_signed', `${subject.digest} is not the signed target of any tag in the trust data of ${repo.name}`);
+  }
+
+  /** The verified repository the requirement points at (for `signet trust inspect`). */
+  async repository(subject: { registry: string; repository: string }, requirement: NotaryRequirements): Promise<VerifiedNotaryRepo> {
+    return this.#repository(subject, requirement);
+  }
+
+  #repository(subject: { registry: string; repository: string }, requirement: NotaryRequirements): Promise<VerifiedNotaryRepo> {
+    const server = requirement.server ?? this.#o.servers?.get(subject.registry);
+    const where = `${subject.registry}/${subject.repository}`;
+    if (!server) {
+      throw new Denial(
+        'no_trust_config',
+        `no trust configuration for ${where}: set upstreams.${subject.registry}.trust.notary.url (or trust.notary.url in a policy rule matching it) ` +
+          `and pin its roots in policy.rules[].require.notary.roots; or add a rule {match: "${where}", mode: off} to let it through unverified`,
+      );
+    }
+    const name = server.gun.replaceAll('{registry}', subject.registry).replaceAll('{repository}', subject.repository);
+    return this.load({ name }, { server, roots: requirement.roots, path: requirement.path });
+  }
+
+  /** Brings the trust data of `request.name` (a GUN) up to date and verifies it; throws a Denial. */
+  async load(request: { name: string }, options: NotaryLoadOptions): Promise<VerifiedNotaryRepo> {
     const gun = request.name;
     if (!gun.split('/').every((c) => GUN_COMPONENT.test(c))) {
-      throw deny('malformed', `"${gun}" is not a valid GUN: check the gun template of ${options.rulePath}`);
+      throw new Denial('malformed', `"${gun}" is not a valid GUN: check the gun template of the trust server for ${options.path}`);
     }
     const server = options.server.url.origin;
     const key = `${server} ${gun}`;
@@ -81,7 +173,7 @@ export class NotaryTrustSource implements TrustSource<NotaryLoadOptions> {
         this.#cache.set(key, { repo, checkedAt: this.#clock() });
         return repo;
       } catch (err) {
-        if (err instanceof NoTrustDataError) {
+        if (err instanceof TrustError && err.code === 'not_found') {
           this.#cache.set(key, { repo: undefined, checkedAt: this.#clock() });
           throw noTrustData(gun, server);
         }
@@ -103,52 +195,60 @@ export class NotaryTrustSource implements TrustSource<NotaryLoadOptions> {
   }
 }
 
-function deny(reason: DenyReason, message: string, cause?: unknown): SignetError {
-  return new SignetError('DENIED', message, { detail: { reason }, ...(cause === undefined ? {} : { cause }) });
+function noTrustData(gun: string, server: string): Denial {
+  return new Denial('no_trust_data', `no trust data for ${gun} on ${server}: the repository is not signed (docker trust sign / notary publish)`);
 }
 
-function noTrustData(gun: string, server: string): SignetError {
-  return deny('no_trust_data', `no trust data for ${gun} on ${server}: the repository is not signed (docker trust sign / notary publish)`);
-}
+const REASONS: Record<TrustError['code'], DenyReason> = {
+  canonical_json: 'malformed',
+  bad_signature: 'bad_signature',
+  threshold: 'threshold',
+  bad_key: 'bad_signature',
+  bad_certificate: 'bad_signature',
+  malformed: 'malformed',
+  bad_role_name: 'malformed',
+  expired: 'expired',
+  rollback: 'rollback',
+  hash_mismatch: 'hash_mismatch',
+  too_large: 'too_large',
+  not_found: 'no_trust_data',
+  unavailable: 'trust_unavailable',
+  not_pinned: 'root_not_pinned',
+};
+
+const WHAT: Partial<Record<DenyReason, string>> = {
+  expired: 'trust metadata expired',
+  rollback: 'rollback detected',
+  threshold: 'signature threshold not met',
+  bad_signature: 'invalid signature or key',
+  hash_mismatch: 'trust metadata does not match its signed hash (mix-and-match or tampering)',
+  too_large: 'trust metadata exceeds its size limit',
+  malformed: 'malformed trust metadata',
+};
 
 /** Maps what went wrong in verification to the denial the client reads. */
 function toDenial(err: unknown, gun: string, options: NotaryLoadOptions): SignetError {
-  // TrustError is a SignetError with the verifier's own codes: translate it before the
-  // generic case, which passes through denials raised on the way (trust server refusing access).
-  if (err instanceof TrustUnavailableError) return deny('trust_unavailable', `${err.message}; the pull is refused until the trust data can be verified`, err);
-  if (err instanceof RootNotPinnedError) {
-    return deny(
-      'root_not_pinned',
-      `root of ${gun} is not pinned: ${err.message}; pin it in ${options.rulePath}.require.notary.roots (keyIds or caFiles) or allow trust on first use with roots.tofu: true`,
-      err,
-    );
-  }
+  if (err instanceof Denial) return err;
   if (err instanceof TrustError) {
-    const reasons: Record<TrustError['code'], DenyReason> = {
-      canonical_json: 'malformed',
-      bad_signature: 'bad_signature',
-      threshold: 'threshold',
-      bad_key: 'bad_signature',
-      bad_certificate: 'bad_signature',
-      malformed: 'malformed',
-      bad_role_name: 'malformed',
-      expired: 'expired',
-      rollback: 'rollback',
-      hash_mismatch: 'hash_mismatch',
-      too_large: 'too_large',
-    };
-    const what: Record<DenyReason, string> = {
-      expired: 'trust metadata expired',
-      rollback: 'rollback detected',
-      threshold: 'signature threshold not met',
-      bad_signature: 'invalid signature or key',
-      hash_mismatch: 'trust metadata does not match its signed hash (mix-and-match or tampering)',
-      too_large: 'trust metadata exceeds its size limit',
-      malformed: 'malformed trust metadata',
-    } as Record<DenyReason, string>;
-    const reason = reasons[err.code];
-    return deny(reason, `trust data of ${gun} failed verification: ${what[reason] ?? reason}: ${err.message}`, err);
+    switch (err.code) {
+      case 'unavailable':
+        return new Denial('trust_unavailable', `${err.message}; the pull is refused until the trust data can be verified`, { cause: err });
+      case 'not_pinned':
+        return new Denial(
+          'root_not_pinned',
+          `root of ${gun} is not pinned: ${err.message}; pin it in ${options.path}.roots (keyIds or caFiles) or allow trust on first use with roots.tofu: true`,
+          { cause: err },
+        );
+      default: {
+        const reason = REASONS[err.code];
+        return new Denial(reason, `trust data of ${gun} failed verification: ${WHAT[reason] ?? reason}: ${err.message}`, { cause: err });
+      }
+    }
+  }
+  // Trust state that cannot be read: fail closed, never reset rollback floors or re-trust a root.
+  if (err instanceof SignetError && err.code === 'STORAGE_ERROR') {
+    return new Denial('trust_state_unreadable', `the saved trust state of ${gun} cannot be read, so it cannot be verified: ${err.message}`, { cause: err });
   }
   if (err instanceof SignetError) return err as SignetError;
-  return deny('trust_unavailable', `trust data of ${gun} could not be verified: ${(err as Error).message}`, err);
+  return new Denial('trust_unavailable', `trust data of ${gun} could not be verified: ${errorMessage(err)}`, { cause: err });
 }

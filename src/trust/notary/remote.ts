@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../../config/defaults.js';
 import type { NotaryServerConfig } from '../../config/load.js';
-import { SignetError, errorMessage } from '../../errors.js';
+import { errorMessage } from '../../errors.js';
+import { Denial } from '../source.js';
 import { UpstreamClient, header, type UpstreamObserver } from '../../registry/upstream-client.js';
 import { TrustError } from './errors.js';
 
@@ -29,8 +30,8 @@ export class NotaryRemote implements MetadataFetcher {
         name: `notary ${server.url.host}`,
         url: server.url,
         credentials: server.credentials,
-        timeouts: { connectMs: DEFAULTS.upstreamConnectTimeoutMs, responseMs: DEFAULTS.upstreamResponseTimeoutMs, idleMs: DEFAULTS.upstreamIdleTimeoutMs },
-        retries: { max: 1, baseDelayMs: DEFAULTS.upstreamRetryBaseDelayMs, maxDelayMs: 2_000 },
+        timeouts: { connectMs: DEFAULTS.notary.connectTimeoutMs, responseMs: DEFAULTS.notary.responseTimeoutMs, idleMs: DEFAULTS.notary.idleTimeoutMs },
+        retries: { max: DEFAULTS.notary.retries, baseDelayMs: DEFAULTS.notary.retryBaseDelayMs, maxDelayMs: DEFAULTS.notary.retryMaxDelayMs },
         maxRedirects: 0,
         officialNamespace: undefined,
         trust: { notary: undefined },
@@ -57,9 +58,10 @@ export class NotaryRemote implements MetadataFetcher {
     if (res.status !== 200) {
       res.body.resume();
       if (res.status === 401 || res.status === 403) {
-        throw new SignetError('DENIED', `trust server ${this.#client.baseUrl.origin} refused access to ${gun} (HTTP ${res.status}): check the trust server credentials`, {
-          detail: { reason: 'trust_unavailable' },
-        });
+        throw new Denial(
+          'trust_unavailable',
+          `trust server ${this.#client.baseUrl.origin} refused access to ${gun} (HTTP ${res.status}): check the trust server credentials`,
+        );
       }
       return { kind: 'unavailable', message: `trust server answered HTTP ${res.status} for ${file}` };
     }

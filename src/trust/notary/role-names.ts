@@ -4,7 +4,7 @@
  * its own path.Clean; a delegation declared in a targets file must be a direct child of the
  * role of that file (tuf/data/targets.go isValidTargetsStructure, path.Dir(name) == role).
  */
-import { NOTARY_LIMITS } from './limits.js';
+import { DEFAULTS } from '../../config/defaults.js';
 
 export const BASE_ROLES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
 export type BaseRoleName = (typeof BASE_ROLES)[number];
@@ -13,12 +13,7 @@ const DELEGATION_CHARS = /^[-a-z0-9_/]+$/;
 
 /** tuf/data/roles.go IsDelegation. */
 export function isDelegationName(name: string): boolean {
-  return (
-    name.startsWith('targets/') &&
-    DELEGATION_CHARS.test(name) &&
-    name.length <= NOTARY_LIMITS.maxRoleNameLength &&
-    goPathClean(name) === name
-  );
+  return name.startsWith('targets/') && DELEGATION_CHARS.test(name) && name.length <= DEFAULTS.notary.maxRoleNameLength && goPathClean(name) === name;
 }
 
 /** tuf/data/roles.go ValidRole: a base role or a delegation. */

@@ -7,12 +7,11 @@
  * whose expiry is not enforced (a previously trusted root may have expired certificates).
  */
 import { TrustError } from './errors.js';
-import { canonicalKeyId, certBundleKey, rootCertificateKeys } from './certificates.js';
+import { canonicalKeyId, certBundleKey, parseCertificateBundle, rootCertificateKeys, type CertificateInfo } from './certificates.js';
 import { verifyCertificateChain } from './certificate-chain.js';
 import { keyId, type PublicKeyRecord } from './keys.js';
 import { parseSigned, type Root, type SignedMetadata } from './metadata.js';
 import { verifySignatures } from './verify-signature.js';
-import { parseCertificateBundle, type CertificateInfo } from './x509.js';
 
 export interface RootPinning {
   /** Root key IDs: the certificate-bundle ID of root.json, or the canonical ID `notary key list` shows. */
@@ -30,7 +29,7 @@ export interface TrustedRoot {
 /** Thrown when no pinning rule accepts a first root: the policy has to say which root to trust. */
 export class RootNotPinnedError extends TrustError {
   constructor(message: string) {
-    super('bad_certificate', message);
+    super('not_pinned', message);
     this.name = 'RootNotPinnedError';
   }
 }
@@ -72,7 +71,8 @@ export function validateRoot(bytes: Buffer, gun: string, previous: TrustedRoot |
 /** trustpin.go NewTrustPinChecker at first bootstrap: certs, else CA, else TOFU if allowed. */
 function pinnedKeys(current: ReturnType<typeof rootCertificateKeys>, gun: string, pinning: RootPinning | undefined, now: Date): Map<string, PublicKeyRecord> {
   const accepted = new Map<string, PublicKeyRecord>();
-  const keyFor = (cert: { leaf: CertificateInfo; intermediates: readonly CertificateInfo[] }): PublicKeyRecord | null => certBundleKey(cert.leaf, cert.intermediates);
+  const keyFor = (cert: { leaf: CertificateInfo; intermediates: readonly CertificateInfo[] }): PublicKeyRecord | null =>
+    certBundleKey(cert.leaf, cert.intermediates);
   if (pinning && pinning.keyIds.length > 0) {
     for (const cert of current.certificates.values()) {
       const key = keyFor(cert);
@@ -96,7 +96,9 @@ function pinnedKeys(current: ReturnType<typeof rootCertificateKeys>, gun: string
       }
     }
     if (accepted.size === 0) {
-      throw new RootNotPinnedError(`no root certificate of ${gun} chains to the pinned CA (${pinning.caPems.map((c) => c.path).join(', ')}): ${failures.join('; ')}`);
+      throw new RootNotPinnedError(
+        `no root certificate of ${gun} chains to the pinned CA (${pinning.caPems.map((c) => c.path).join(', ')}): ${failures.join('; ')}`,
+      );
     }
     return accepted;
   }

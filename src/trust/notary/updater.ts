@@ -6,26 +6,24 @@
  * versions were skipped) and retries once.
  */
 import type { Logger } from 'pino';
+import { DEFAULTS } from '../../config/defaults.js';
+import type { TrustStateStore } from '../../cache/ports.js';
+import { SignetError } from '../../errors.js';
 import { TrustError, isTrustError } from './errors.js';
 import { checkHashes, checkLength, checkNotExpired, checkVersion } from './metadata-checks.js';
 import { parseSigned, type FileMeta, type Root, type SignedMetadata, type Snapshot, type Targets, type Timestamp } from './metadata.js';
 import type { FetchOutcome, MetadataFetcher } from './remote.js';
 import { validateRoot, type RootPinning, type TrustedRoot } from './root-trust.js';
-import type { TrustStateStore } from './state-store.js';
 import { verifySignatures } from './verify-signature.js';
 import { VerifiedNotaryRepo } from './verified-repo.js';
 
-/** Download caps (Notary: notary.MaxDownloadSize, notary.MaxTimestampSize). */
-export const UPDATE_LIMITS = {
-  rootMaxBytes: 100 * 1024 * 1024, // bytes; root.json when no checksum is known
-  timestampMaxBytes: 1024 * 1024, // bytes
-  maxDelegations: 1000, // delegation files loaded per repository, against endless trees
-} as const;
+/** Download caps and walk bounds (Notary: notary.MaxDownloadSize, notary.MaxTimestampSize). */
+const LIMITS = DEFAULTS.notary;
 
 /** The repository has no trust data at all (root.json 404): the "not signed" of Notary. */
 export class NoTrustDataError extends TrustError {
   constructor(gun: string) {
-    super('malformed', `no trust data for ${gun}`);
+    super('not_found', `no trust data for ${gun}`);
     this.name = 'NoTrustDataError';
   }
 }
@@ -33,7 +31,7 @@ export class NoTrustDataError extends TrustError {
 /** The trust server could not be reached and nothing cached could stand in. */
 export class TrustUnavailableError extends TrustError {
   constructor(message: string) {
-    super('malformed', message);
+    super('unavailable', message);
     this.name = 'TrustUnavailableError';
   }
 }
@@ -68,7 +66,8 @@ export async function updateRepository(options: UpdateOptions): Promise<Verified
     try {
       return await updateOnce(ctx);
     } catch (first) {
-      if (first instanceof TrustUnavailableError) throw first;
+      // Unreachable, or saved state that cannot be read (fail closed): a fresh root changes nothing.
+      if (first instanceof TrustUnavailableError || (first instanceof SignetError && first.code === 'STORAGE_ERROR')) throw first;
       // tufclient.go Update: any failure → download the newest root (rotating), then retry once.
       options.logger.debug({ gun: options.gun, err: (first as Error).message }, 'trust update failed; refreshing root and retrying');
       await refreshRoot(ctx);
@@ -99,10 +98,10 @@ async function bootstrapRoot(o: UpdateOptions, versions: Record<string, number>)
       return ctx.root;
     }
   }
-  const fetched = await o.fetcher.fetch(o.gun, 'root.json', UPDATE_LIMITS.rootMaxBytes);
+  const fetched = await o.fetcher.fetch(o.gun, 'root.json', LIMITS.rootMaxBytes);
   if (fetched.kind === 'not_found') throw new NoTrustDataError(o.gun);
   if (fetched.kind === 'unavailable') throw new TrustUnavailableError(`trust server unreachable and no trust data cached for ${o.gun}: ${fetched.message}`);
-  capped('root', fetched.bytes, UPDATE_LIMITS.rootMaxBytes);
+  capped('root', fetched.bytes, LIMITS.rootMaxBytes);
   const root = validateRoot(fetched.bytes, o.gun, undefined, o.pinning, o.now);
   checkVersion('root', root.metadata.signed, versions['root'] ?? 1);
   checkNotExpired('root', root.metadata.signed, o.now);
@@ -123,23 +122,32 @@ async function refreshRoot(ctx: Ctx): Promise<void> {
   const sha = rootMeta?.hashes.get('sha256');
   let outcome: FetchOutcome = { kind: 'not_found' };
   if (rootMeta && sha) outcome = await ctx.fetcher.fetch(ctx.gun, `root.${sha.toString('hex')}.json`, rootMeta.length);
-  if (outcome.kind !== 'ok') outcome = await ctx.fetcher.fetch(ctx.gun, 'root.json', UPDATE_LIMITS.rootMaxBytes);
+  if (outcome.kind !== 'ok') outcome = await ctx.fetcher.fetch(ctx.gun, 'root.json', LIMITS.rootMaxBytes);
   if (outcome.kind === 'not_found') throw new NoTrustDataError(ctx.gun);
   if (outcome.kind === 'unavailable') throw new TrustUnavailableError(`cannot download the root of ${ctx.gun}: ${outcome.message}`);
-  capped('root', outcome.bytes, rootMeta && sha ? Math.min(rootMeta.length, UPDATE_LIMITS.rootMaxBytes) : UPDATE_LIMITS.rootMaxBytes);
+  capped('root', outcome.bytes, rootMeta && sha ? Math.min(rootMeta.length, LIMITS.rootMaxBytes) : LIMITS.rootMaxBytes);
   const newest = parseSigned(outcome.bytes, 'root').signed.version;
   const current = ctx.root.metadata.signed.version;
   checkVersion('root', { version: newest } as Root, current);
+  if (newest - current > LIMITS.maxRootRotations) {
+    throw new TrustError(
+      'too_large',
+      `root of ${ctx.gun} jumps from version ${current} to ${newest}, more than the ${LIMITS.maxRootRotations} rotations walked in one update`,
+    );
+  }
   let trusted = ctx.root;
   // Rotation gap: each intermediate root must be signed by the one before it.
   for (let v = current + 1; v < newest; v++) {
-    const step = await ctx.fetcher.fetch(ctx.gun, `${v}.root.json`, UPDATE_LIMITS.rootMaxBytes);
+    const step = await ctx.fetcher.fetch(ctx.gun, `${v}.root.json`, LIMITS.rootMaxBytes);
     if (step.kind !== 'ok') throw new TrustError('threshold', `root rotation of ${ctx.gun}: version ${v} of root.json is not available`);
     const next = validateRoot(step.bytes, ctx.gun, trusted, undefined, ctx.now);
     if (next.metadata.signed.version !== v) throw new TrustError('malformed', `${v}.root.json of ${ctx.gun} holds version ${next.metadata.signed.version}`);
     trusted = next;
   }
-  const latest = newest === current ? validateRoot(outcome.bytes, ctx.gun, undefined, { keyIds: [], caPems: [], tofu: true }, ctx.now) : validateRoot(outcome.bytes, ctx.gun, trusted, undefined, ctx.now);
+  const latest =
+    newest === current
+      ? validateRoot(outcome.bytes, ctx.gun, undefined, { keyIds: [], caPems: [], tofu: true }, ctx.now)
+      : validateRoot(outcome.bytes, ctx.gun, trusted, undefined, ctx.now);
   if (newest === current && !latest.bytes.equals(ctx.root.bytes)) {
     // Same version, other bytes: only acceptable if the trusted root signed it too.
     validateRoot(outcome.bytes, ctx.gun, ctx.root, undefined, ctx.now);
@@ -170,12 +178,12 @@ function verifyByRoot(meta: SignedMetadata<Root | Timestamp | Snapshot | Targets
 
 /** Timestamp: always fetched; the cached copy only stands in on a network error or 404. */
 async function loadTimestamp(ctx: Ctx, root: Root): Promise<SignedMetadata<Timestamp>> {
-  const fetched = await ctx.fetcher.fetch(ctx.gun, 'timestamp.json', UPDATE_LIMITS.timestampMaxBytes);
+  const fetched = await ctx.fetcher.fetch(ctx.gun, 'timestamp.json', LIMITS.timestampMaxBytes);
   let bytes: Buffer;
   let fromCache = false;
   if (fetched.kind === 'ok') {
     bytes = fetched.bytes;
-    capped('timestamp', bytes, UPDATE_LIMITS.timestampMaxBytes);
+    capped('timestamp', bytes, LIMITS.timestampMaxBytes);
   } else {
     const cached = await ctx.store.read(ctx.server, ctx.gun, 'timestamp.json');
     if (!cached) {
@@ -241,7 +249,12 @@ async function cachedOrRemote(ctx: Ctx, role: string, expected: FileMeta): Promi
 }
 
 /** Loads one targets file listed in the snapshot; undefined when the snapshot does not list it. */
-async function loadRoleFile(ctx: Ctx, role: string, snapshot: Snapshot, verify: (meta: SignedMetadata<Targets>) => void): Promise<SignedMetadata<Targets> | undefined> {
+async function loadRoleFile(
+  ctx: Ctx,
+  role: string,
+  snapshot: Snapshot,
+  verify: (meta: SignedMetadata<Targets>) => void,
+): Promise<SignedMetadata<Targets> | undefined> {
   const expected = snapshot.meta.get(role);
   if (!expected) return undefined;
   const bytes = await cachedOrRemote(ctx, role, expected);
@@ -265,7 +278,7 @@ async function loadDelegations(ctx: Ctx, snapshot: Snapshot, loaded: Map<string,
   if (!top) return;
   const stack: Array<{ parent: Targets; name: string }> = top.signed.delegations.roles.map((d) => ({ parent: top.signed, name: d.name })).reverse();
   while (stack.length > 0) {
-    if (loaded.size > UPDATE_LIMITS.maxDelegations) throw new TrustError('too_large', `${ctx.gun} has more than ${UPDATE_LIMITS.maxDelegations} delegations`);
+    if (loaded.size > LIMITS.maxDelegations) throw new TrustError('too_large', `${ctx.gun} has more than ${LIMITS.maxDelegations} delegations`);
     const { parent, name } = stack.pop() as { parent: Targets; name: string };
     const role = parent.delegations.roles.find((d) => d.name === name);
     if (!role || !snapshot.meta.has(name)) continue;
@@ -289,4 +302,3 @@ async function loadDelegations(ctx: Ctx, snapshot: Snapshot, loaded: Map<string,
 function capped(role: string, bytes: Buffer, maxBytes: number): void {
   if (bytes.length > maxBytes) throw new TrustError('too_large', `${role} metadata is ${bytes.length} bytes, over the ${maxBytes}-byte download limit`);
 }
-

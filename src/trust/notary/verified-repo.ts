@@ -3,10 +3,19 @@
  * Docker CLI over it (Notary: tuf/tuf.go WalkTargets, client/reader.go GetTargetByName;
  * docker/cli cli/command/image/trust.go getTrustedPullTargets).
  */
-import type { SignedTarget, VerifiedTrust } from '../trust-source.js';
 import type { FileMeta, Root, SignedMetadata, Snapshot, Targets, Timestamp } from './metadata.js';
 
 export const RELEASES_ROLE = 'targets/releases';
+
+/** A target as the Docker CLI would pull it: the manifest digest and length a role signed. */
+export interface SignedTarget {
+  /** "sha256:<hex>" of the manifest bytes. */
+  digest: string;
+  /** Length in bytes of the signed manifest. */
+  size: number;
+  /** The role whose signed metadata holds the target. */
+  role: string;
+}
 
 /** A delegation role as the walk sees it: its paths already restricted by its parents. */
 interface WalkRole {
@@ -23,7 +32,7 @@ export interface VerifiedRepoParts {
   targets: ReadonlyMap<string, SignedMetadata<Targets>>;
 }
 
-export class VerifiedNotaryRepo implements VerifiedTrust {
+export class VerifiedNotaryRepo {
   readonly name: string;
   readonly versions: Record<string, number>;
   readonly expires: Record<string, Date>;

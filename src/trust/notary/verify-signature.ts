@@ -8,8 +8,8 @@ import { canonicalize } from './canonical-json.js';
 import { encodeEcdsaDer, parseAsn1EcdsaSignature } from './der.js';
 import { TrustError } from './errors.js';
 import { keyId, parsePublicKey, type PublicKeyRecord } from './keys.js';
-import { NOTARY_LIMITS } from './limits.js';
-import { decodeFirstPemBlock } from './pem.js';
+import { DEFAULTS } from '../../config/defaults.js';
+import { decodeFirstPemBlock } from '../x509/pem.js';
 
 /** Signature methods with a verifier (tuf/data/types.go SigAlgorithm; Verifiers map). */
 export const SIGNATURE_METHODS = ['eddsa', 'ecdsa', 'rsapss', 'rsapkcs1v15', 'pycrypto-pkcs#1 pss'] as const;
@@ -35,20 +35,24 @@ export function verifySignature(method: string, key: PublicKeyRecord, signature:
   const sig = Buffer.from(signature);
   switch (m) {
     case 'eddsa':
-      return verifyEd25519(key, sig, message);
+      verifyEd25519(key, sig, message);
+      return;
     case 'ecdsa':
-      return verifyEcdsa(key, sig, message);
+      verifyEcdsa(key, sig, message);
+      return;
     case 'rsapss':
     case 'rsapkcs1v15':
       requireKeyType(key, ['rsa', 'rsa-x509'], m);
-      return verifyRsa(rsaKeyObject(key), sig, message, m === 'rsapss');
+      verifyRsa(rsaKeyObject(key), sig, message, m === 'rsapss');
+      return;
     case 'pycrypto-pkcs#1 pss': {
       requireKeyType(key, ['rsa'], m);
       const block = decodeFirstPemBlock(key.public);
       if (block === null) throw new TrustError('bad_key', 'pycrypto key is not PEM');
       const parsed = parsePublicKey({ keytype: 'rsa', public: block.bytes });
       if (parsed.kind !== 'rsa') throw new TrustError('bad_key', 'not an RSA key');
-      return verifyRsa(parsed, sig, message, true);
+      verifyRsa(parsed, sig, message, true);
+      return;
     }
     default:
       throw new TrustError('bad_signature', `signing method is not supported: ${JSON.stringify(method)}`);
@@ -79,7 +83,7 @@ function requireKeyType(key: PublicKeyRecord, allowed: readonly string[], method
  */
 function verifyEd25519(key: PublicKeyRecord, sig: Buffer, message: Uint8Array): void {
   requireKeyType(key, ['ed25519'], 'eddsa');
-  if (sig.length !== NOTARY_LIMITS.ed25519SignatureBytes) {
+  if (sig.length !== DEFAULTS.notary.ed25519SignatureBytes) {
     throw new TrustError('bad_signature', `ed25519 signature must be 64 bytes, not ${sig.length}`);
   }
   const parsed = parsePublicKey(key);
@@ -130,23 +134,16 @@ function rsaKeyObject(key: PublicKeyRecord): { key: KeyObject; modulusBits: numb
   return parsed;
 }
 
-function verifyRsa(
-  parsed: { key: KeyObject; modulusBits: number },
-  sig: Buffer,
-  message: Uint8Array,
-  pss: boolean,
-): void {
-  if (parsed.modulusBits < NOTARY_LIMITS.minRsaBits) {
-    throw new TrustError('bad_key', `RSA key must be at least ${NOTARY_LIMITS.minRsaBits} bits, not ${parsed.modulusBits}`);
+function verifyRsa(parsed: { key: KeyObject; modulusBits: number }, sig: Buffer, message: Uint8Array, pss: boolean): void {
+  if (parsed.modulusBits < DEFAULTS.notary.minRsaBits) {
+    throw new TrustError('bad_key', `RSA key must be at least ${DEFAULTS.notary.minRsaBits} bits, not ${parsed.modulusBits}`);
   }
   // Go (rsa.VerifyPSS / VerifyPKCS1v15) requires a signature exactly as long as the modulus.
   const size = Math.ceil(parsed.modulusBits / 8);
   if (sig.length !== size) throw new TrustError('bad_signature', `RSA signature must be ${size} bytes, not ${sig.length}`);
   const ok = safeVerify(
     message,
-    pss
-      ? { key: parsed.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
-      : { key: parsed.key, padding: constants.RSA_PKCS1_PADDING },
+    pss ? { key: parsed.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : { key: parsed.key, padding: constants.RSA_PKCS1_PADDING },
     sig,
   );
   if (!ok) throw new TrustError('bad_signature', `${pss ? 'RSA-PSS' : 'RSA PKCS#1 v1.5'} signature does not verify`);
@@ -202,8 +199,8 @@ export function verifySignatures(
   if (!Number.isInteger(role.threshold) || role.threshold < 1) {
     throw new TrustError('threshold', `invalid role threshold ${role.threshold}`);
   }
-  const lookup = (id: string): PublicKeyRecord | undefined =>
-    keys instanceof Map ? keys.get(id) : Object.hasOwn(keys, id) ? (keys as Record<string, PublicKeyRecord>)[id] : undefined;
+  const map: ReadonlyMap<string, PublicKeyRecord> = keys instanceof Map ? keys : new Map(Object.entries(keys as Readonly<Record<string, PublicKeyRecord>>));
+  const lookup = (id: string): PublicKeyRecord | undefined => map.get(id);
   const roleKeys = new Map<string, PublicKeyRecord>();
   for (const id of role.keyids) {
     const key = lookup(id);
@@ -226,4 +223,3 @@ export function verifySignatures(
   }
   return valid;
 }
-

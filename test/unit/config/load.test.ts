@@ -13,11 +13,14 @@ policy: {default: "off"}
 `;
 
 function rejects(text: string, pattern: RegExp): void {
-  assert.throws(() => parseConfig(text, 'test.yaml', { env: {} }), (err: Error & { code?: string }) => {
-    assert.equal(err.code, 'CONFIG_INVALID');
-    assert.match(err.message, pattern);
-    return true;
-  });
+  assert.throws(
+    () => parseConfig(text, 'test.yaml', { env: {} }),
+    (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'CONFIG_INVALID');
+      assert.match(err.message, pattern);
+      return true;
+    },
+  );
 }
 
 test('the embedded default config loads as is', async () => {
@@ -34,7 +37,7 @@ test('defaults fill every omitted key', () => {
   assert.equal(config.defaultUpstream, 'docker.io', 'a single upstream is the default');
   const u = config.upstreams.get('docker.io');
   assert.equal(u?.retries.max, 3);
-  assert.equal(u?.timeouts.connectMs, 10_000);
+  assert.equal(u.timeouts.connectMs, 10_000);
 });
 
 test('unknown keys are rejected with their full path', () => {
@@ -79,8 +82,9 @@ policy:
   assert.equal(config.upstreams.get('docker.io')?.trust.notary?.gun, '{registry}/{repository}');
   const [acme, sandbox] = config.policy.rules;
   assert.equal(acme?.mode, 'enforce');
-  assert.equal(acme?.require.notary?.threshold, 2, 'threshold defaults to all signers');
-  assert.equal(acme?.require.notary?.roots.tofu, true);
+  const notary = acme.require.entries[0]?.requirement;
+  assert.equal(notary?.threshold, 2, 'threshold defaults to all signers');
+  assert.equal(notary.roots.tofu, true);
   assert.equal(sandbox?.mode, 'audit');
   assert.equal(config.trust.freshnessSeconds, 60);
   const upstreamOnly = 'upstreams:\n  docker.io: {url: "http://127.0.0.1:5001"}\n';
@@ -88,6 +92,44 @@ policy:
   rejects(`${upstreamOnly}policy:\n  rules: [{match: "x/**", require: {notary: {roots: {keyIds: [nothex]}}}}]\n`, /key IDs are 64 lowercase hex/);
   rejects(`upstreams:\n  d.io: {url: "http://x", trust: {notary: {url: "http://n", gun: "fixed"}}}\n`, /gun must contain \{repository\}/);
   rejects(`${upstreamOnly}policy:\n  rules: [{match: "x/**", mod: off}]\n`, /unknown key "policy\.rules\.0\.mod"/);
+  rejects(`${upstreamOnly}policy:\n  rules: [{match: "x/**", require: {anyOf: [{notary: {}}], notary: {}}}]\n`, /use one form/);
+  rejects(
+    `${upstreamOnly}policy:\n  rules: [{match: "x/**", require: {anyOf: [{}]}}]\n`,
+    /policy\.rules\.0\.require\.anyOf\.0: each entry names exactly one format/,
+  );
+  rejects(
+    `${upstreamOnly}policy:\n  rules: [{match: "x/**", require: {anyOf: [{cosign: {}}]}}]\n`,
+    /unknown key "policy\.rules\.0\.require\.anyOf\.0\.cosign"/,
+  );
+});
+
+test('require: format keys are all required, anyOf / allOf list alternatives, each with its config path', () => {
+  const config = parseConfig(
+    `
+upstreams:
+  docker.io: {url: "http://127.0.0.1:5001", trust: {notary: {url: "http://127.0.0.1:4443"}}}
+policy:
+  rules:
+    - match: "docker.io/move/**"
+      trust: {notary: {url: "http://127.0.0.1:4444"}}
+      require: {anyOf: [{notary: {roots: {tofu: true}}}, {notary: {signers: [ci]}}]}
+    - match: "docker.io/plain/**"
+`,
+    't',
+  );
+  const [move, plain] = config.policy.rules;
+  assert.equal(move?.require.combine, 'anyOf');
+  assert.deepEqual(
+    move.require.entries.map((e) => [e.format, e.requirement.path, e.requirement.server?.url.port]),
+    [
+      ['notary', 'policy.rules.0.require.anyOf.0.notary', '4444'],
+      ['notary', 'policy.rules.0.require.anyOf.1.notary', '4444'],
+    ],
+  );
+  // No require: Notary with nothing pinned, so pulls are denied with the keys to set.
+  assert.equal(plain?.require.combine, 'allOf');
+  assert.deepEqual(plain.require.entries[0]?.requirement.roots, { keyIds: [], caPems: [], tofu: false });
+  assert.equal(config.policy.defaultRequire.entries[0]?.requirement.path, 'policy.rules[].require.notary');
 });
 
 test('credentials come from inline, env or file, exactly one, and are never printed', async () => {
@@ -102,7 +144,7 @@ test('credentials come from inline, env or file, exactly one, and are never prin
   assert.equal(creds?.password.reveal(), 's3cret-env');
   assert.doesNotMatch(JSON.stringify(creds), /s3cret/);
   assert.doesNotMatch(inspect(creds), /s3cret/);
-  assert.doesNotMatch(`${String(creds?.password)}`, /s3cret/);
+  assert.doesNotMatch(String(creds.password), /s3cret/);
   rejects(base('{username: u, passwordEnv: NOPE}'), /environment variable NOPE is not set/);
   rejects(base('{username: u, password: a, passwordEnv: B}'), /exactly one of password, passwordFile or passwordEnv/);
   rejects(base(`{username: u, passwordFile: "${join(dir, 'missing')}"}`), /passwordFile: cannot read/);

@@ -4,8 +4,7 @@ import { canonicalize } from '../../../../src/trust/notary/canonical-json.js';
 import { parseJson } from '../../../../src/trust/notary/json-parse.js';
 import { isTrustError } from '../../../../src/trust/notary/errors.js';
 
-const bytes = (...parts: (string | number[])[]): Buffer =>
-  Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p))));
+const bytes = (...parts: (string | number[])[]): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p))));
 
 const rejects = (code: string) => (err: unknown) => isTrustError(err) && err.code === code;
 
@@ -35,10 +34,7 @@ describe('canonicalize (docker/go canonical/json rules)', () => {
 
   it('re-canonicalises Go HTML-escaped wire text into raw bytes', () => {
     const wire = '{ "k" : "\\u003ctag\\u003e\\u0026\\u2028\\u2029\\u00e9\\/" , "a":[ ] ,"o":{}}';
-    assert.deepEqual(
-      canonicalize(parseJson(wire)),
-      bytes('{"a":[],"k":"<tag>&', [0xe2, 0x80, 0xa8, 0xe2, 0x80, 0xa9, 0xc3, 0xa9], '/","o":{}}'),
-    );
+    assert.deepEqual(canonicalize(parseJson(wire)), bytes('{"a":[],"k":"<tag>&', [0xe2, 0x80, 0xa8, 0xe2, 0x80, 0xa9, 0xc3, 0xa9], '/","o":{}}'));
   });
 
   it('writes integral doubles as int64 decimals, as Go does after its float64 decode', () => {

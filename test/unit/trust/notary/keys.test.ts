@@ -6,7 +6,7 @@ import { canonicalKeyId } from '../../../../src/trust/notary/certificates.js';
 import { decodeGoBase64, goBytesSchema } from '../../../../src/trust/notary/encoding.js';
 import { parseSigned } from '../../../../src/trust/notary/metadata.js';
 import { isTrustError } from '../../../../src/trust/notary/errors.js';
-import { fixtureBytes, fixtureInfo } from './helpers.js';
+import { fixtureBytes, fixtureInfo } from '../../../harness/notary-fixtures.js';
 
 const rejects = (code: string) => (err: unknown) => isTrustError(err) && err.code === code;
 

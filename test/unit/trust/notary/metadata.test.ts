@@ -5,15 +5,14 @@ import { checkHashes, checkLength, checkNotExpired, checkVersion } from '../../.
 import { delegationNameProblem, goPathClean, isDelegationName } from '../../../../src/trust/notary/role-names.js';
 import { parseRfc3339 } from '../../../../src/trust/notary/rfc3339.js';
 import { isTrustError } from '../../../../src/trust/notary/errors.js';
-import { fixtureBytes } from './helpers.js';
+import { fixtureBytes } from '../../../harness/notary-fixtures.js';
 
 const rejects = (code: string) => (err: unknown) => isTrustError(err) && err.code === code;
 const EXPIRES = '2030-01-02T03:04:05.123456789Z';
 const KEY = { keytype: 'ed25519', keyval: { private: null, public: Buffer.alloc(32, 1).toString('base64') } };
 const KEY_ID = 'k1';
 const HASHES = { sha256: Buffer.alloc(32, 2).toString('base64'), sha512: Buffer.alloc(64, 3).toString('base64') };
-const wrap = (signed: unknown, signatures: unknown = [{ keyid: KEY_ID, method: 'EdDSA', sig: 'QUI=' }]) =>
-  Buffer.from(JSON.stringify({ signed, signatures }));
+const wrap = (signed: unknown, signatures: unknown = [{ keyid: KEY_ID, method: 'EdDSA', sig: 'QUI=' }]) => Buffer.from(JSON.stringify({ signed, signatures }));
 const role = (keyids = [KEY_ID], threshold = 1) => ({ keyids, threshold });
 const rootSigned = (patch: Record<string, unknown> = {}) => ({
   _type: 'Root',
@@ -43,7 +42,10 @@ describe('parseSigned on real notary output', () => {
     const targets = parseSigned(fixtureBytes('ecdsa-delegation/targets.json'), 'targets');
     assert.equal(targets.signed.targets.get('1.0')?.length, 1234);
     assert.equal(targets.signed.targets.get('1.0')?.hashes.get('sha256')?.length, 32);
-    assert.deepEqual(targets.signed.delegations.roles.map((r) => [r.name, r.paths]), [['targets/releases', ['']]]);
+    assert.deepEqual(
+      targets.signed.delegations.roles.map((r) => [r.name, r.paths]),
+      [['targets/releases', ['']]],
+    );
     const qa = parseSigned(fixtureBytes('ecdsa-delegation/targets/releases/qa.json'), 'targets/releases/qa');
     assert.equal(qa.signed.targets.get('qa-1')?.length, 99);
     const snapshot = parseSigned(fixtureBytes('ecdsa-delegation/snapshot.json'), 'snapshot');
@@ -88,7 +90,15 @@ describe('parseSigned shape rules', () => {
     assert.equal(at('2030-01-02T03:04:05.123456789Z'), '2030-01-02T03:04:05.123Z');
     assert.equal(at('2030-01-02T03:04:05+02:00'), '2030-01-02T01:04:05.000Z');
     assert.equal(at('2030-01-02T03:04:05.5-00:30'), '2030-01-02T03:34:05.500Z');
-    for (const bad of ['2030-01-02', '2030-01-02 03:04:05Z', '2030-02-30T00:00:00Z', '2030-01-02T24:00:00Z', '2030-01-02T03:04:05', '2030-01-02T03:04:05+0200', 'soon']) {
+    for (const bad of [
+      '2030-01-02',
+      '2030-01-02 03:04:05Z',
+      '2030-02-30T00:00:00Z',
+      '2030-01-02T24:00:00Z',
+      '2030-01-02T03:04:05',
+      '2030-01-02T03:04:05+0200',
+      'soon',
+    ]) {
       assert.throws(() => parseSigned(wrap(rootSigned({ expires: bad })), 'root'), rejects('malformed'), bad);
     }
     assert.equal(parseRfc3339('2028-02-29T00:00:00Z')?.toISOString(), '2028-02-29T00:00:00.000Z');

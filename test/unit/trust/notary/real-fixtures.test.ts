@@ -11,7 +11,7 @@ import { isTrustError } from '../../../../src/trust/notary/errors.js';
 import { keyId, type PublicKeyRecord } from '../../../../src/trust/notary/keys.js';
 import { parseSigned, type RoleKeys, type Root, type SignedMetadata, type Targets } from '../../../../src/trust/notary/metadata.js';
 import { verifySignature, verifySignatures } from '../../../../src/trust/notary/verify-signature.js';
-import { fixtureBytes, fixtureInfo, fixtureNow } from './helpers.js';
+import { fixtureBytes, fixtureInfo, fixtureNow } from '../../../harness/notary-fixtures.js';
 
 const rejects = (code: string) => (err: unknown) => isTrustError(err) && err.code === code;
 
@@ -25,7 +25,10 @@ function rawSignedText(file: Buffer): Buffer {
 /** Undoes Go's HTML escaping of the wire format (encoding/json compact with escape=true). */
 function unHtmlEscape(raw: Buffer): Buffer {
   const map: Record<string, string> = { '003c': '<', '003e': '>', '0026': '&', '2028': '\u2028', '2029': '\u2029' };
-  return Buffer.from(raw.toString('utf8').replace(/\\u(003c|003e|0026|2028|2029)/g, (_, h: string) => map[h] ?? ''), 'utf8');
+  return Buffer.from(
+    raw.toString('utf8').replace(/\\u(003c|003e|0026|2028|2029)/g, (_, h: string) => map[h] ?? ''),
+    'utf8',
+  );
 }
 
 interface Loaded {
@@ -88,11 +91,7 @@ for (const [name, roles] of Object.entries(FIXTURES)) {
       for (const [role, targets] of Object.entries(info.targets ?? {})) {
         const meta = files.get(role)?.meta as SignedMetadata<Targets> | undefined;
         assert.ok(meta !== undefined, role);
-        assert.deepEqual(
-          Object.fromEntries([...meta.signed.targets].map(([target, file]) => [target, file.length])),
-          targets,
-          role,
-        );
+        assert.deepEqual(Object.fromEntries([...meta.signed.targets].map(([target, file]) => [target, file.length])), targets, role);
       }
     });
 
@@ -113,14 +112,19 @@ for (const [name, roles] of Object.entries(FIXTURES)) {
       for (const [role, { bytes, meta }] of files) {
         const { role: entry, keys } = signers(role);
         assert.equal(verifySignatures(meta, entry, keys).size, 1, role);
-        const version = String(meta.signedValue['version']);
+        const version = JSON.stringify(meta.signedValue['version']);
         const text = bytes.toString('utf8');
         const at = text.indexOf('"version":') + '"version":'.length;
         assert.equal(text.slice(at, at + version.length), version);
         const tampered = Buffer.from(text.slice(0, at) + String(Number(version) + 1) + text.slice(at + version.length));
         assert.throws(() => verifySignatures(parseSigned(tampered, role), entry, keys), rejects('threshold'), role);
         const expires = meta.signedValue['expires'] as string;
-        const later = Buffer.from(text.replace(expires, expires.replace(/^\d{4}/, (y) => String(Number(y) + 1))));
+        const later = Buffer.from(
+          text.replace(
+            expires,
+            expires.replace(/^\d{4}/, (y) => String(Number(y) + 1)),
+          ),
+        );
         assert.throws(() => verifySignatures(parseSigned(later, role), entry, keys), rejects('threshold'), role);
       }
     });

@@ -6,7 +6,7 @@ import { canonicalize } from '../../../../src/trust/notary/canonical-json.js';
 import { parseJson, type JsonObject } from '../../../../src/trust/notary/json-parse.js';
 import { isTrustError } from '../../../../src/trust/notary/errors.js';
 import type { PublicKeyRecord } from '../../../../src/trust/notary/keys.js';
-import { makeKey, type TestKey } from './helpers.js';
+import { makeKey, type TestKey } from '../../../harness/notary-fixtures.js';
 import * as v from './notary-vectors.js';
 
 const rejects = (code: string) => (err: unknown) => isTrustError(err) && err.code === code;
@@ -59,7 +59,10 @@ describe('known-answer vectors from notary tuf/signed/verifiers_test.go', () => 
     assert.throws(() => verifySignature('eddsa', baseEcdsa, hex(v.ECDSA_INVALID_KEY_SIG_HEX), msg), rejects('bad_signature'));
     // TestED25519VerifierInvalidKeyType / TestRSAPyCryptoVerifierInvalidKeyType
     assert.throws(() => verifySignature('eddsa', { keytype: 'bad_type', public: Buffer.alloc(0) }, Buffer.alloc(0), msg), rejects('bad_signature'));
-    assert.throws(() => verifySignature('pycrypto-pkcs#1 pss', { keytype: 'bad_type', public: Buffer.alloc(0) }, Buffer.alloc(0), msg), rejects('bad_signature'));
+    assert.throws(
+      () => verifySignature('pycrypto-pkcs#1 pss', { keytype: 'bad_type', public: Buffer.alloc(0) }, Buffer.alloc(0), msg),
+      rejects('bad_signature'),
+    );
   });
 
   it('TestECDSAVerifier / TestRSA*VerifierWithInvalidSignature: one flipped byte fails', () => {
@@ -187,7 +190,10 @@ describe('verifySignatures counting (tuf/signed/verify.go)', () => {
 
   it('fails outright when a signing role key is stored under an ID that is not its hash', () => {
     const wrongId = 'a'.repeat(64);
-    const lying = new Map([[wrongId, k1.record], [k2.id, k2.record]]);
+    const lying = new Map([
+      [wrongId, k1.record],
+      [k2.id, k2.record],
+    ]);
     const sigs = [sigOf(k2), { ...sigOf(k1), keyid: wrongId }];
     assert.throws(() => verifySignatures({ signedValue, signatures: sigs }, { keyids: [wrongId, k2.id], threshold: 1 }, lying), rejects('bad_key'));
     // Not referenced by any signature: no failure (Go only checks keys it looks up).
@@ -197,6 +203,9 @@ describe('verifySignatures counting (tuf/signed/verify.go)', () => {
   it('accepts a plain record as the key map and refuses values it cannot canonicalise', () => {
     const record = Object.fromEntries(keys);
     assert.equal(verifySignatures({ signedValue, signatures: [sigOf(k2)] }, { keyids: [k2.id], threshold: 1 }, record).size, 1);
-    assert.throws(() => verifySignatures({ signedValue: { x: 0.5 }, signatures: [sigOf(k2)] }, { keyids: [k2.id], threshold: 1 }, keys), rejects('canonical_json'));
+    assert.throws(
+      () => verifySignatures({ signedValue: { x: 0.5 }, signatures: [sigOf(k2)] }, { keyids: [k2.id], threshold: 1 }, keys),
+      rejects('canonical_json'),
+    );
   });
 });

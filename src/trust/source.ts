@@ -1,0 +1,118 @@
+import { SignetError } from '../errors.js';
+
+/**
+ * The one interface every trust format implements (docs/ARCHITECTURE.md, "Trust sources"). A source
+ * verifies a subject — an image digest of a repository, optionally reached through a tag —
+ * against the requirement a policy rule sets for its format, and answers with evidence or a
+ * typed denial. Formats that sign tags (Notary v1 / TUF) also have the optional capability
+ * of pinning a tag: the signed digest decides what the tag means and the registry is never
+ * asked. Formats that sign digests (cosign, Notation) reach the registry only through the
+ * signature-fetching port (src/registry/referrers.ts).
+ */
+
+/** What is being verified: `<registry>/<repository>@<digest>`, reached through `tag` if given. */
+export interface Subject {
+  /** The configured upstream name ("docker.io", "registry.corp:5000"). */
+  registry: string;
+  repository: string;
+  tag?: string;
+  /** "sha256:<hex>" of the manifest bytes. */
+  digest: string;
+}
+
+export interface TagSubject {
+  registry: string;
+  repository: string;
+  tag: string;
+}
+
+/** Who vouched for a digest, and how: one entry per distinct signer. */
+export interface Evidence {
+  /** The format that produced it ("notary", "cosign", ...). */
+  format: string;
+  /** The signer as policies name it: a Notary role or delegation, a key ID, an identity. */
+  signer: string;
+  /** Notary: the role whose signed metadata holds the target. */
+  role?: string;
+  /** A key ID, or a certificate identity `{issuer, subject}` rendered as text. */
+  key?: string;
+  /** When it was signed, if the format knows (a log's integrated time, a timestamp). */
+  signedAt?: Date;
+}
+
+/** The trust metadata a verdict rests on, for the audit log. */
+export interface TrustProvenance {
+  /** The name the trust data is published under (Notary: the GUN). */
+  name: string;
+  /** Role → metadata version. */
+  versions: Record<string, number>;
+}
+
+/** A source's positive answer. */
+export interface Admission {
+  format: string;
+  digest: string;
+  /** Distinct signers that vouch for the digest. */
+  signers: string[];
+  evidence: Evidence[];
+  trust: TrustProvenance | undefined;
+}
+
+/** A tag pinned by a TUF-style source: the digest and length its signature names. */
+export interface PinnedTag extends Admission {
+  size: number;
+  /** The role (or signer) whose metadata holds the target, for messages. */
+  role: string;
+}
+
+export interface TrustSource<Requirement> {
+  readonly format: string;
+  /**
+   * Admits `subject.digest` under `requirement`, or throws a `Denial`. Without `subject.tag`
+   * the digest itself must be signed (under any name the format allows).
+   */
+  verify(subject: Subject, requirement: Requirement): Promise<Admission>;
+  /** TUF-style sources only: the signed digest of a tag; throws a `Denial`. */
+  pinTag?(subject: TagSubject, requirement: Requirement): Promise<PinnedTag>;
+  close?(): Promise<void>;
+}
+
+/** Why a pull was refused: the `reason` of audit lines, metrics and `detail.reason` of 403 bodies. */
+export type DenyReason =
+  | 'no_trust_config'
+  | 'no_trust_data'
+  | 'tag_not_signed'
+  | 'digest_not_signed'
+  | 'digest_not_authorised'
+  | 'signed_digest_unavailable'
+  | 'size_mismatch'
+  | 'pin_conflict'
+  | 'expired'
+  | 'threshold'
+  | 'bad_signature'
+  | 'required_signers'
+  | 'root_not_pinned'
+  | 'rollback'
+  | 'hash_mismatch'
+  | 'too_large'
+  | 'malformed'
+  | 'trust_unavailable'
+  | 'trust_state_unreadable';
+
+/**
+ * A refusal with its reason. It is an ordinary `SignetError('DENIED')` for the error
+ * middleware (403 with `detail.reason`), and carries `reason` typed for the policy.
+ */
+export class Denial extends SignetError {
+  readonly reason: DenyReason;
+
+  constructor(reason: DenyReason, message: string, options: { cause?: unknown } = {}) {
+    super('DENIED', message, { detail: { reason }, ...(options.cause === undefined ? {} : { cause: options.cause }) });
+    this.name = 'Denial';
+    this.reason = reason;
+  }
+}
+
+export function isDenial(err: unknown): err is Denial {
+  return err instanceof Denial;
+}
