@@ -67,7 +67,12 @@ export function summarizeCpuProfile(profile: CpuProfile, top = 20): { totalMs: n
   const functions = [...self.values()]
     .sort((a, b) => b.us - a.us)
     .slice(0, top)
-    .map((e) => ({ function: e.fn, location: e.location, selfMs: Math.round(e.us / 100) / 10, percent: total > 0 ? Math.round((e.us / total) * 1000) / 10 : 0 }));
+    .map((e) => ({
+      function: e.fn,
+      location: e.location,
+      selfMs: Math.round(e.us / 100) / 10,
+      percent: total > 0 ? Math.round((e.us / total) * 1000) / 10 : 0,
+    }));
   return { totalMs: Math.round(total / 1000), functions };
 }
 

@@ -21,10 +21,11 @@ export interface DistributionProxy {
   readonly host: string;
   readonly pid: number;
   readonly dataDir: string;
-  peakRssBytes(): Promise<number>;
-  resetPeakRss(): Promise<void>;
-  log(): Promise<string>;
-  stop(): Promise<void>;
+  // Closures over the process, not methods: callers pass them on unbound (own(proxy.stop)).
+  readonly peakRssBytes: () => Promise<number>;
+  readonly resetPeakRss: () => Promise<void>;
+  readonly log: () => Promise<string>;
+  readonly stop: () => Promise<void>;
 }
 
 export async function startDistributionProxy(remoteurl: string): Promise<DistributionProxy> {
@@ -33,7 +34,7 @@ export async function startDistributionProxy(remoteurl: string): Promise<Distrib
   const configPath = join(dir, 'config.yml');
   const logFile = join(dir, 'registry.log');
   let proc: LongRunning | undefined;
-  let port = 0;
+  let port: number;
   try {
     await mkdir(dataDir);
     // At log level warn distribution does not print "listening on", so the port is chosen here.

@@ -52,7 +52,9 @@ async function readBack(registry: Registry, repo: string, tag: string, expected:
   });
   const bytes = Buffer.from(await res.arrayBuffer());
   if (res.status !== 200 || sha256Digest(bytes) !== expected.digest || bytes.length !== expected.size) {
-    throw new Error(`${repo}:${tag} reads back as HTTP ${res.status}, ${bytes.length} bytes, ${sha256Digest(bytes)}; pushed ${expected.size} bytes, ${expected.digest}`);
+    throw new Error(
+      `${repo}:${tag} reads back as HTTP ${res.status}, ${bytes.length} bytes, ${sha256Digest(bytes)}; pushed ${expected.size} bytes, ${expected.digest}`,
+    );
   }
 }
 
@@ -97,10 +99,9 @@ export async function pushLayeredImage(
         await pipeline(deterministicStream(perFile, `bench:${repo}:${tag}:${i}:${f}`), createWriteStream(join(root, name)));
       }
       const tarPath = join(dir, `l${i}.tar`);
-      await runOk('tar', [
-        '--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '--format=gnu',
-        '-C', root, '-cf', tarPath, top,
-      ], { timeoutMs: 10 * 60_000 });
+      await runOk('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '--format=gnu', '-C', root, '-cf', tarPath, top], {
+        timeoutMs: 10 * 60_000,
+      });
       const diffId = (await hashStream(createReadStream(tarPath))).digest;
       await runOk('gzip', ['-1', '-n', tarPath], { timeoutMs: 10 * 60_000 });
       const blob = await pushBlob(registry, repo, () => createReadStream(`${tarPath}.gz`));
@@ -108,7 +109,10 @@ export async function pushLayeredImage(
       return { blob, diffId };
     };
     // two at a time: the machine has two cores
-    const layers = await withConcurrency(2, Array.from({ length: opts.layers }, (_v, i) => () => build(i)));
+    const layers = await withConcurrency(
+      2,
+      Array.from({ length: opts.layers }, (_v, i) => () => build(i)),
+    );
     const config = {
       architecture: 'amd64',
       os: 'linux',

@@ -40,10 +40,13 @@ export function parseParams(argv: string[]): Params {
     console.log('usage: npm run bench [-- --quick] [--cpu-prof] [--only=blob,tag,herd,docker,fanout] [--reps=N] [--report-only]');
     process.exit(0);
   }
-  const quick = values.quick === true;
+  const quick = values.quick;
   let phases: Phase[] = [...PHASES];
   if (values.only !== undefined) {
-    const wanted = values.only.split(',').map((s) => s.trim()).filter(Boolean);
+    const wanted = values.only
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const unknown = wanted.filter((w) => !(PHASES as readonly string[]).includes(w));
     if (unknown.length > 0) throw new Error(`--only: unknown phase(s) ${unknown.join(', ')}; phases are ${PHASES.join(', ')}`);
     phases = PHASES.filter((p) => wanted.includes(p));
@@ -62,7 +65,7 @@ export function parseParams(argv: string[]): Params {
     fanoutClients: 20,
     bigImage: { layers: 5, totalBytes: (quick ? 40 : 200) * MiB, filesPerLayer: 4 },
     phases,
-    cpuProf: values['cpu-prof'] === true,
-    reportOnly: values['report-only'] === true,
+    cpuProf: values['cpu-prof'],
+    reportOnly: values['report-only'],
   };
 }

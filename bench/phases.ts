@@ -212,9 +212,17 @@ export async function phaseTag(env: Env, samples: Samples): Promise<void> {
     for (const side of ['signet', 'distribution'] as const) {
       const reply = await getManifest(agent, proxies[side].url, small.repo, small.tag);
       if (reply.digest !== small.digest) throw new Error(`${side} served ${small.repo}:${small.tag} as ${reply.digest ?? '?'}, signed ${small.digest}`);
-      const warm = await runWrk({ url: `${proxies[side].url}/v2/${small.repo}/manifests/${small.tag}`, connections: params.wrkConnections, threads: params.wrkThreads, seconds: params.tagWarmupSeconds, headers: ACCEPT_HEADER });
+      const warm = await runWrk({
+        url: `${proxies[side].url}/v2/${small.repo}/manifests/${small.tag}`,
+        connections: params.wrkConnections,
+        threads: params.wrkThreads,
+        seconds: params.tagWarmupSeconds,
+        headers: ACCEPT_HEADER,
+      });
       samples.tag_warmup.push({ side, seconds: params.tagWarmupSeconds, ...warm });
-      progress(`  tag warm-up (${params.tagWarmupSeconds} s, not counted): ${side.padEnd(12)} ${Math.round(warm.requestsPerSecond)} req/s, p99 ${warm.p99Ms} ms`);
+      progress(
+        `  tag warm-up (${params.tagWarmupSeconds} s, not counted): ${side.padEnd(12)} ${Math.round(warm.requestsPerSecond)} req/s, p99 ${warm.p99Ms} ms`,
+      );
     }
     await agent.close();
     for (let rep = 0; rep < params.reps; rep++) {
@@ -233,7 +241,9 @@ export async function phaseTag(env: Env, samples: Samples): Promise<void> {
         const errors = r.non2xx + r.socketErrors.connect + r.socketErrors.read + r.socketErrors.write + r.socketErrors.timeout;
         if (errors > 0) throw new Error(`${side}: ${r.non2xx} non-2xx answers and socket errors ${JSON.stringify(r.socketErrors)} in the signed-tag run`);
         results[side] = { ...r, peakRssMB: toMB(await proxy.peakRssBytes()) };
-        progress(`  tag rep ${rep + 1}/${params.reps}: ${side.padEnd(12)} ${Math.round(r.requestsPerSecond)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, peak RSS ${results[side].peakRssMB} MB`);
+        progress(
+          `  tag rep ${rep + 1}/${params.reps}: ${side.padEnd(12)} ${Math.round(r.requestsPerSecond)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, peak RSS ${results[side].peakRssMB} MB`,
+        );
       }
       samples.tag.push({ rep, order, signet: results.signet, distribution: results.distribution });
     }
@@ -281,7 +291,13 @@ export async function profileTag(env: Env, resultsDir: string): Promise<CpuProfi
     const agent = newAgent();
     await getManifest(agent, proxy.url, small.repo, small.tag);
     await agent.close();
-    const r = await runWrk({ url: `${proxy.url}/v2/${small.repo}/manifests/${small.tag}`, connections: params.wrkConnections, threads: params.wrkThreads, seconds: params.tagSeconds, headers: ACCEPT_HEADER });
+    const r = await runWrk({
+      url: `${proxy.url}/v2/${small.repo}/manifests/${small.tag}`,
+      connections: params.wrkConnections,
+      threads: params.wrkThreads,
+      seconds: params.tagSeconds,
+      headers: ACCEPT_HEADER,
+    });
     return `signed tag, wrk ${params.wrkConnections} connections ${params.tagSeconds} s: ${Math.round(r.requestsPerSecond)} req/s, p99 ${r.p99Ms} ms`;
   });
 }
@@ -343,7 +359,9 @@ export async function phaseHerd(env: Env, samples: Samples): Promise<void> {
       for (const side of order) {
         sides[side] = await herdOnce(env, proxies[side], big);
         const h = sides[side];
-        progress(`  herd rep ${rep + 1}/${params.reps}: ${side.padEnd(12)} ${params.herdClients} clients in ${Math.round(h.wallMs)} ms; upstream GETs per blob max ${h.maxFetchesPerBlob} (mean ${h.meanFetchesPerBlob}), upstream bytes ${h.upstreamBlobBytesPerImage}× the image; peak RSS ${h.peakRssMB} MB`);
+        progress(
+          `  herd rep ${rep + 1}/${params.reps}: ${side.padEnd(12)} ${params.herdClients} clients in ${Math.round(h.wallMs)} ms; upstream GETs per blob max ${h.maxFetchesPerBlob} (mean ${h.meanFetchesPerBlob}), upstream bytes ${h.upstreamBlobBytesPerImage}× the image; peak RSS ${h.peakRssMB} MB`,
+        );
       }
       return { rep, order, signet: sides.signet, distribution: sides.distribution };
     });
@@ -357,7 +375,14 @@ async function docker(env: Env, args: string[]): Promise<RunResult> {
 
 async function removeImages(env: Env): Promise<void> {
   const list = await docker(env, ['images', '-aq']);
-  const ids = [...new Set(list.stdout.split('\n').map((s) => s.trim()).filter(Boolean))];
+  const ids = [
+    ...new Set(
+      list.stdout
+        .split('\n')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
   if (ids.length > 0) await docker(env, ['rmi', '-f', ...ids]);
   await docker(env, ['image', 'prune', '-af']);
   const left = await docker(env, ['images', '-aq']);
@@ -413,7 +438,7 @@ export async function phaseFanout(env: Env, samples: Samples): Promise<void> {
         await proxy.resetPeakRss();
         const agents = Array.from({ length: params.fanoutClients }, () => newAgent());
         const t0 = performance.now();
-        let bytes = 0;
+        let bytes: number;
         try {
           const done = await Promise.all(
             agents.map(async (agent) => {
@@ -427,7 +452,9 @@ export async function phaseFanout(env: Env, samples: Samples): Promise<void> {
         }
         const wallMs = performance.now() - t0;
         sides[side] = { wallMs: ms(wallMs), bytes, aggregateMiBps: round(mibPerSecond(bytes, wallMs)), peakRssMB: toMB(await proxy.peakRssBytes()) };
-        progress(`  fan-out rep ${rep + 1}/${params.reps}: ${side.padEnd(12)} ${params.fanoutClients} clients × ${Math.round(size / MiB)} MiB cold in ${Math.round(wallMs)} ms (${sides[side].aggregateMiBps} MiB/s in all), peak RSS ${sides[side].peakRssMB} MB`);
+        progress(
+          `  fan-out rep ${rep + 1}/${params.reps}: ${side.padEnd(12)} ${params.fanoutClients} clients × ${Math.round(size / MiB)} MiB cold in ${Math.round(wallMs)} ms (${sides[side].aggregateMiBps} MiB/s in all), peak RSS ${sides[side].peakRssMB} MB`,
+        );
       }
       return { rep, order, signet: sides.signet, distribution: sides.distribution };
     });

@@ -62,7 +62,10 @@ export interface BenchResults {
   figures: FigureRow[];
   targets: Target[];
   /** Self-time summaries of `node --cpu-prof` runs of Signet (`--cpu-prof`), by workload. */
-  cpu_profiles?: Record<string, { workload: string; file: string; totalMs: number; top: Array<{ function: string; location: string; selfMs: number; percent: number }> }>;
+  cpu_profiles?: Record<
+    string,
+    { workload: string; file: string; totalMs: number; top: Array<{ function: string; location: string; selfMs: number; percent: number }> }
+  >;
   notes: string[];
 }
 
@@ -106,13 +109,19 @@ export function renderResults(r: BenchResults): string {
   out.push('');
   out.push(`Run ${r.startedAt} → ${r.finishedAt} (${Math.round(r.durationSeconds)} s), phases: ${r.phasesRun.join(', ')}.`);
   const p = r.params;
-  out.push(`Repetitions: ${String(p['reps'])}; blob ${String(p['blobMiB'])} MiB; image library/big:1 ${String(p['bigImageLayers'])} layers, ${String(p['bigImageMiB'])} MiB; wrk ${String(p['tagSeconds'])} s.`);
+  out.push(
+    `Repetitions: ${String(p['reps'])}; blob ${String(p['blobMiB'])} MiB; image library/big:1 ${String(p['bigImageLayers'])} layers, ${String(p['bigImageMiB'])} MiB; wrk ${String(p['tagSeconds'])} s.`,
+  );
   out.push('');
   out.push('Machine (shared, noisy):');
   out.push('');
   out.push(`- CPU: ${String(m['cpuModel'])} × ${String(m['cpus'])}; memory ${String(m['memoryGiB'])} GiB; ${String(m['os'])}`);
   out.push(`- Node ${String(m['node'])}; load average at start ${String(m['loadavgStart'])}, at end ${String(m['loadavgEnd'])}`);
-  out.push(`- ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join('; ')}`);
+  out.push(
+    `- ${Object.entries(r.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join('; ')}`,
+  );
   out.push(`- Signet at ${String(m['gitCommit'])}${m['gitDirty'] ? ' (with uncommitted changes)' : ''}`);
   out.push('');
   out.push('### Ratios and targets');

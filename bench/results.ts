@@ -14,7 +14,13 @@ function perRepRatio<T>(reps: readonly T[], f: (s: T) => number): Summary & { pe
 export function buildResults(
   params: Params,
   samples: Samples,
-  meta: { startedAt: Date; machine: Record<string, unknown>; versions: Record<string, string>; phaseSeconds: Record<string, number>; cpuProfiles: BenchResults['cpu_profiles'] },
+  meta: {
+    startedAt: Date;
+    machine: Record<string, unknown>;
+    versions: Record<string, string>;
+    phaseSeconds: Record<string, number>;
+    cpuProfiles: BenchResults['cpu_profiles'];
+  },
 ): BenchResults {
   const ratios: Partial<Record<RatioKey, number>> = {};
   const details: BenchResults['ratio_details'] = {};
@@ -34,9 +40,21 @@ export function buildResults(
     const ws = S(b.map((x) => x.warm.signet.mibps));
     const wd = S(b.map((x) => x.warm.distribution.mibps));
     const wu = S(b.map((x) => x.warm.direct.mibps));
-    addRatio('cold_blob_vs_distribution', perRepRatio(b, (x) => x.cold.signet.mibps / x.cold.distribution.mibps), cs.median / cd.median);
-    addRatio('warm_blob_vs_distribution', perRepRatio(b, (x) => x.warm.signet.mibps / x.warm.distribution.mibps), ws.median / wd.median);
-    addRatio('warm_blob_vs_direct', perRepRatio(b, (x) => x.warm.signet.mibps / x.warm.direct.mibps), ws.median / wu.median);
+    addRatio(
+      'cold_blob_vs_distribution',
+      perRepRatio(b, (x) => x.cold.signet.mibps / x.cold.distribution.mibps),
+      cs.median / cd.median,
+    );
+    addRatio(
+      'warm_blob_vs_distribution',
+      perRepRatio(b, (x) => x.warm.signet.mibps / x.warm.distribution.mibps),
+      ws.median / wd.median,
+    );
+    addRatio(
+      'warm_blob_vs_direct',
+      perRepRatio(b, (x) => x.warm.signet.mibps / x.warm.direct.mibps),
+      ws.median / wu.median,
+    );
     figures.push({ id: 'cold_blob', label: `1. cold blob (${params.blobBytes / MiB} MiB)`, unit: 'MiB/s', signet: cs, distribution: cd });
     figures.push({ id: 'warm_blob', label: `2. warm blob (${params.blobBytes / MiB} MiB)`, unit: 'MiB/s', signet: ws, distribution: wd, direct: wu });
   }
@@ -44,19 +62,51 @@ export function buildResults(
     const t = samples.tag;
     const rs = S(t.map((x) => x.signet.requestsPerSecond));
     const rd = S(t.map((x) => x.distribution.requestsPerSecond));
-    addRatio('tag_rps_vs_distribution', perRepRatio(t, (x) => x.signet.requestsPerSecond / x.distribution.requestsPerSecond), rs.median / rd.median);
+    addRatio(
+      'tag_rps_vs_distribution',
+      perRepRatio(t, (x) => x.signet.requestsPerSecond / x.distribution.requestsPerSecond),
+      rs.median / rd.median,
+    );
     figures.push({ id: 'tag_rps', label: '3. signed tag, 64 connections', unit: 'req/s', signet: rs, distribution: rd });
-    figures.push({ id: 'tag_p50', label: '3. signed tag p50', unit: 'ms', signet: S(t.map((x) => x.signet.p50Ms)), distribution: S(t.map((x) => x.distribution.p50Ms)) });
-    figures.push({ id: 'tag_p99', label: '3. signed tag p99', unit: 'ms', signet: S(t.map((x) => x.signet.p99Ms)), distribution: S(t.map((x) => x.distribution.p99Ms)) });
+    figures.push({
+      id: 'tag_p50',
+      label: '3. signed tag p50',
+      unit: 'ms',
+      signet: S(t.map((x) => x.signet.p50Ms)),
+      distribution: S(t.map((x) => x.distribution.p50Ms)),
+    });
+    figures.push({
+      id: 'tag_p99',
+      label: '3. signed tag p99',
+      unit: 'ms',
+      signet: S(t.map((x) => x.signet.p99Ms)),
+      distribution: S(t.map((x) => x.distribution.p99Ms)),
+    });
   }
   if (samples.herd.length > 0) {
     const h = samples.herd;
     const ts = S(h.map((x) => x.signet.wallMs));
     const td = S(h.map((x) => x.distribution.wallMs));
-    addRatio('herd_time_vs_distribution', perRepRatio(h, (x) => x.distribution.wallMs / x.signet.wallMs), td.median / ts.median);
+    addRatio(
+      'herd_time_vs_distribution',
+      perRepRatio(h, (x) => x.distribution.wallMs / x.signet.wallMs),
+      td.median / ts.median,
+    );
     figures.push({ id: 'herd_time', label: `4. herd: ${params.herdClients} clients pull library/big:1 cold`, unit: 'ms', signet: ts, distribution: td });
-    figures.push({ id: 'herd_fetches', label: '4. herd: upstream GETs per blob (max over blobs)', unit: 'GETs', signet: S(h.map((x) => x.signet.maxFetchesPerBlob)), distribution: S(h.map((x) => x.distribution.maxFetchesPerBlob)) });
-    figures.push({ id: 'herd_upstream_bytes', label: '4. herd: upstream blob bytes / image size', unit: '×', signet: S(h.map((x) => x.signet.upstreamBlobBytesPerImage)), distribution: S(h.map((x) => x.distribution.upstreamBlobBytesPerImage)) });
+    figures.push({
+      id: 'herd_fetches',
+      label: '4. herd: upstream GETs per blob (max over blobs)',
+      unit: 'GETs',
+      signet: S(h.map((x) => x.signet.maxFetchesPerBlob)),
+      distribution: S(h.map((x) => x.distribution.maxFetchesPerBlob)),
+    });
+    figures.push({
+      id: 'herd_upstream_bytes',
+      label: '4. herd: upstream blob bytes / image size',
+      unit: '×',
+      signet: S(h.map((x) => x.signet.upstreamBlobBytesPerImage)),
+      distribution: S(h.map((x) => x.distribution.upstreamBlobBytesPerImage)),
+    });
   }
   if (samples.docker.length > 0) {
     const d = samples.docker;
@@ -64,8 +114,16 @@ export function buildResults(
     const cd = S(d.map((x) => x.cold.distribution));
     const ws = S(d.map((x) => x.warm.signet));
     const wd = S(d.map((x) => x.warm.distribution));
-    addRatio('docker_pull_cold_vs_distribution', perRepRatio(d, (x) => x.cold.distribution / x.cold.signet), cd.median / cs.median);
-    addRatio('docker_pull_warm_vs_distribution', perRepRatio(d, (x) => x.warm.distribution / x.warm.signet), wd.median / ws.median);
+    addRatio(
+      'docker_pull_cold_vs_distribution',
+      perRepRatio(d, (x) => x.cold.distribution / x.cold.signet),
+      cd.median / cs.median,
+    );
+    addRatio(
+      'docker_pull_warm_vs_distribution',
+      perRepRatio(d, (x) => x.warm.distribution / x.warm.signet),
+      wd.median / ws.median,
+    );
     figures.push({ id: 'docker_cold', label: '5. docker pull, cold proxy', unit: 'ms', signet: cs, distribution: cd });
     figures.push({ id: 'docker_warm', label: '5. docker pull, warm proxy', unit: 'ms', signet: ws, distribution: wd });
   }
@@ -73,8 +131,18 @@ export function buildResults(
     const f = samples.fanout;
     const ts = S(f.map((x) => x.signet.wallMs));
     const td = S(f.map((x) => x.distribution.wallMs));
-    addRatio('fanout_time_vs_distribution', perRepRatio(f, (x) => x.distribution.wallMs / x.signet.wallMs), td.median / ts.median);
-    figures.push({ id: 'fanout_time', label: `6. fan-out: ${params.fanoutClients} clients × ${params.blobBytes / MiB} MiB blob, cold`, unit: 'ms', signet: ts, distribution: td });
+    addRatio(
+      'fanout_time_vs_distribution',
+      perRepRatio(f, (x) => x.distribution.wallMs / x.signet.wallMs),
+      td.median / ts.median,
+    );
+    figures.push({
+      id: 'fanout_time',
+      label: `6. fan-out: ${params.fanoutClients} clients × ${params.blobBytes / MiB} MiB blob, cold`,
+      unit: 'ms',
+      signet: ts,
+      distribution: td,
+    });
   }
 
   const rssSignet: Record<string, Summary> = {};
@@ -92,7 +160,13 @@ export function buildResults(
     rssDist.fanout = S(samples.fanout.map((x) => x.distribution.peakRssMB));
   }
   for (const [phase, s] of Object.entries(rssSignet)) {
-    figures.push({ id: `rss_${phase}`, label: `6. peak RSS during ${phase === 'fanout' ? 'fan-out' : phase}`, unit: 'MB', signet: s, ...(rssDist[phase] ? { distribution: rssDist[phase] } : {}) });
+    figures.push({
+      id: `rss_${phase}`,
+      label: `6. peak RSS during ${phase === 'fanout' ? 'fan-out' : phase}`,
+      unit: 'MB',
+      signet: s,
+      ...(rssDist[phase] ? { distribution: rssDist[phase] } : {}),
+    });
   }
   const rssPeaks = Object.values(rssSignet).map((s) => s.max);
   const signetPeak = rssPeaks.length > 0 ? Math.max(...rssPeaks) : undefined;
@@ -109,21 +183,66 @@ export function buildResults(
     atLeast('warm_blob_vs_distribution', 1.5, 'warm blob throughput vs distribution proxy'),
     atLeast('warm_blob_vs_direct', 0.9, 'warm blob throughput vs direct from the upstream'),
     atLeast('tag_rps_vs_distribution', 10, 'signed tag req/s vs distribution proxy'),
-    { id: 'tag_p99_ms', label: 'signed tag p99 (Signet)', value: p99?.median, unit: 'ms', target: '< 50 ms', pass: p99 === undefined ? undefined : p99.median < 50, note: p99 ? `median of reps (max ${p99.max} ms)` : undefined },
-    { id: 'herd_time_vs_distribution', label: 'herd wall time vs distribution proxy', value: details['herd_time_vs_distribution']?.median, unit: '×', target: '—', pass: undefined },
-    { id: 'herd_upstream_fetches_per_blob', label: 'herd: upstream fetches per blob (Signet)', value: herdFetches, unit: '', target: '= 1', pass: herdFetches === undefined ? undefined : herdFetches === 1, note: 'worst blob, worst repetition' },
+    {
+      id: 'tag_p99_ms',
+      label: 'signed tag p99 (Signet)',
+      value: p99?.median,
+      unit: 'ms',
+      target: '< 50 ms',
+      pass: p99 === undefined ? undefined : p99.median < 50,
+      note: p99 ? `median of reps (max ${p99.max} ms)` : undefined,
+    },
+    {
+      id: 'herd_time_vs_distribution',
+      label: 'herd wall time vs distribution proxy',
+      value: details['herd_time_vs_distribution']?.median,
+      unit: '×',
+      target: '—',
+      pass: undefined,
+    },
+    {
+      id: 'herd_upstream_fetches_per_blob',
+      label: 'herd: upstream fetches per blob (Signet)',
+      value: herdFetches,
+      unit: '',
+      target: '= 1',
+      pass: herdFetches === undefined ? undefined : herdFetches === 1,
+      note: 'worst blob, worst repetition',
+    },
     atLeast('docker_pull_cold_vs_distribution', 1.0, 'docker pull, cold, vs distribution proxy (time)'),
     atLeast('docker_pull_warm_vs_distribution', 1.0, 'docker pull, warm, vs distribution proxy (time)'),
-    { id: 'signet_peak_rss_mb', label: 'Signet peak RSS (tag, herd, fan-out)', value: signetPeak, unit: 'MB', target: '< 250 MB', pass: signetPeak === undefined ? undefined : signetPeak < 250, note: 'highest of all repetitions' },
-    { id: 'fanout_time_vs_distribution', label: 'fan-out wall time vs distribution proxy', value: details['fanout_time_vs_distribution']?.median, unit: '×', target: '—', pass: undefined },
+    {
+      id: 'signet_peak_rss_mb',
+      label: 'Signet peak RSS (tag, herd, fan-out)',
+      value: signetPeak,
+      unit: 'MB',
+      target: '< 250 MB',
+      pass: signetPeak === undefined ? undefined : signetPeak < 250,
+      note: 'highest of all repetitions',
+    },
+    {
+      id: 'fanout_time_vs_distribution',
+      label: 'fan-out wall time vs distribution proxy',
+      value: details['fanout_time_vs_distribution']?.median,
+      unit: '×',
+      target: '—',
+      pass: undefined,
+    },
   ];
 
   for (const t of targets) {
-    if (t.pass === false) notes.push(`missed: ${t.label} = ${t.value === undefined ? '—' : round(t.value)}${t.unit === '×' ? '×' : ` ${t.unit}`} (target ${t.target})`);
+    if (t.pass === false)
+      notes.push(`missed: ${t.label} = ${t.value === undefined ? '—' : round(t.value)}${t.unit === '×' ? '×' : ` ${t.unit}`} (target ${t.target})`);
   }
-  if (herdFetchesDist !== undefined) notes.push(`distribution proxy in the herd: up to ${herdFetchesDist} upstream GETs for one blob (distribution 2.8 streams every request for a blob that is still being fetched straight from the upstream)`);
+  if (herdFetchesDist !== undefined)
+    notes.push(
+      `distribution proxy in the herd: up to ${herdFetchesDist} upstream GETs for one blob (distribution 2.8 streams every request for a blob that is still being fetched straight from the upstream)`,
+    );
   const firstP99 = samples.tag[0]?.signet.p99Ms;
-  if (firstP99 !== undefined && p99 !== undefined && firstP99 > 2 * p99.median) notes.push(`Signet's signed-tag p99 was ${firstP99} ms in the first repetition and ${p99.median} ms as the median: the first seconds under load are slower (see the findings below)`);
+  if (firstP99 !== undefined && p99 !== undefined && firstP99 > 2 * p99.median)
+    notes.push(
+      `Signet's signed-tag p99 was ${firstP99} ms in the first repetition and ${p99.median} ms as the median: the first seconds under load are slower (see the findings below)`,
+    );
 
   const finishedAt = new Date();
   return {
@@ -147,7 +266,12 @@ export function buildResults(
       bigImageMiB: params.bigImage.totalBytes / MiB,
       cpuProf: params.cpuProf,
     },
-    machine: { ...meta.machine, loadavgEnd: loadavg().map((v) => v.toFixed(2)).join(' ') },
+    machine: {
+      ...meta.machine,
+      loadavgEnd: loadavg()
+        .map((v) => v.toFixed(2))
+        .join(' '),
+    },
     versions: meta.versions,
     samples: { ...samples },
     ratios,

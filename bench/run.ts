@@ -31,6 +31,8 @@ import { killAllWrk } from './wrk.js';
 
 /** bytes of the blob that warms a fresh proxy (JIT) before a timed cold transfer of another blob */
 const WARMUP_BLOB_BYTES = 16 * 1024 * 1024;
+/** Variables of the caller's docker CLI setup that would send it elsewhere or change what it does. */
+const DOCKER_ENV_DROPPED = new Set(['DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'DOCKER_CONTENT_TRUST', 'DOCKER_API_VERSION']);
 
 let interrupted = false;
 function onSignal(signal: NodeJS.Signals): void {
@@ -72,7 +74,9 @@ async function machineInfo(): Promise<Record<string, unknown>> {
     memoryGiB: Math.round(totalmem() / 1024 ** 3),
     os: `${osType()} ${release()}`,
     node: process.version,
-    loadavgStart: loadavg().map((v) => v.toFixed(2)).join(' '),
+    loadavgStart: loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' '),
     gitCommit: head.code === 0 ? head.stdout.trim() : 'unknown',
     gitDirty: dirty.stdout.trim() !== '',
   };
@@ -105,7 +109,9 @@ async function setup(params: Params): Promise<Env> {
   // If building the images fails first, the dockerd start must not be left unobserved.
   dockerdStarting?.catch(() => undefined);
 
-  progress(`building images: library/blob:1 (${params.blobBytes / MiB} MiB layer), library/small:1${needBig ? `, library/big:1 (${params.bigImage.layers} gzip tar layers, ${params.bigImage.totalBytes / MiB} MiB)` : ''}`);
+  progress(
+    `building images: library/blob:1 (${params.blobBytes / MiB} MiB layer), library/small:1${needBig ? `, library/big:1 (${params.bigImage.layers} gzip tar layers, ${params.bigImage.totalBytes / MiB} MiB)` : ''}`,
+  );
   const blob = await pushBlobImage(upstream, 'library/blob', '1', params.blobBytes);
   const small = await pushBlobImage(upstream, 'library/small', '1', 1024);
   const warmup = await pushBlobImage(upstream, 'library/warmup', '1', WARMUP_BLOB_BYTES);
@@ -137,8 +143,9 @@ async function setup(params: Params): Promise<Env> {
     const cliDir = await makeTempDir('dockercli');
     own(() => removeDir(cliDir));
     await writeFile(join(cliDir, 'config.json'), '{}\n');
-    dockerEnv = { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: cliDir };
-    for (const key of ['DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'DOCKER_CONTENT_TRUST', 'DOCKER_API_VERSION']) delete dockerEnv[key];
+    // The CLI must reach this dockerd as configured here, whatever the caller's shell points it at.
+    const inherited = Object.entries(process.env).filter(([key]) => !DOCKER_ENV_DROPPED.has(key));
+    dockerEnv = { ...Object.fromEntries(inherited), DOCKER_HOST: d.host, DOCKER_CONFIG: cliDir };
     const v = await runOk('/usr/bin/docker', ['version', '--format', '{{.Client.Version}} / {{.Server.Version}}'], { env: dockerEnv });
     progress(`  dockerd ready (client / server ${v.stdout.trim()})`);
   }
@@ -174,7 +181,10 @@ async function main(): Promise<void> {
       tag: { title: `3. signed tag: wrk ${params.wrkConnections} connections, ${params.tagSeconds} s`, run: () => phaseTag(env, samples) },
       herd: { title: `4. herd: ${params.herdClients} clients pull library/big:1 through a cold proxy`, run: () => phaseHerd(env, samples) },
       docker: { title: '5. docker pull library/big:1, cold and warm', run: () => phaseDocker(env, samples) },
-      fanout: { title: `6. fan-out: ${params.fanoutClients} clients stream the ${params.blobBytes / MiB} MiB blob from a cold proxy`, run: () => phaseFanout(env, samples) },
+      fanout: {
+        title: `6. fan-out: ${params.fanoutClients} clients stream the ${params.blobBytes / MiB} MiB blob from a cold proxy`,
+        run: () => phaseFanout(env, samples),
+      },
     };
     for (const phase of params.phases) {
       const p0 = Date.now();

@@ -34,12 +34,13 @@ export interface CompiledSignet {
   readonly pid: number;
   readonly dataDir: string;
   readonly auditLogPath: string;
-  peakRssBytes(): Promise<number>;
-  resetPeakRss(): Promise<void>;
+  // Closures over the process, not methods: callers pass them on unbound (own(signet.stop)).
+  readonly peakRssBytes: () => Promise<number>;
+  readonly resetPeakRss: () => Promise<void>;
   /** Text of the process log (stdout + stderr). */
-  log(): Promise<string>;
+  readonly log: () => Promise<string>;
   /** SIGTERM (graceful shutdown; a CPU profile is written then), and removes the temp dir. */
-  stop(): Promise<void>;
+  readonly stop: () => Promise<void>;
 }
 
 /** `tsc -p tsconfig.build.json`: dist/ must be the code under src/ before it is measured. */
@@ -75,19 +76,13 @@ export async function startCompiledSignet(opts: CompiledSignetOptions): Promise<
   delete env.NODE_TEST_CONTEXT;
 
   let proc: LongRunning | undefined;
-  let port = 0;
+  let port: number;
   try {
     // The port is chosen before Signet binds it; if another process grabs it meanwhile, try again.
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
       await writeFile(configPath, stringify(signetConfig(opts, port, dir)));
-      const args = [
-        ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []),
-        DIST_MAIN,
-        'serve',
-        '--config',
-        configPath,
-      ];
+      const args = [...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []), DIST_MAIN, 'serve', '--config', configPath];
       const probe = port;
       try {
         proc = await startProcess(process.execPath, args, {

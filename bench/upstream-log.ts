@@ -52,6 +52,12 @@ export interface UpstreamUsage {
   totalBytes: number;
 }
 
+/** The blobs in `blobs` that no GET in `entries` asked for. */
+function missingGets(entries: readonly UpstreamRequest[], blobs: readonly string[]): string[] {
+  const seen = new Set(entries.filter((e) => e.method === 'GET' && e.path.includes('/blobs/')).map((e) => e.path.split('/').pop()));
+  return blobs.filter((b) => !seen.has(b));
+}
+
 export class UpstreamLog {
   readonly #registry: Registry;
   readonly #file: string;
@@ -73,22 +79,25 @@ export class UpstreamLog {
 
   /**
    * Requests logged after `mark` for `repo`, grouped by blob. distribution logs a request just
-   * after its response: wait (bounded) until every blob in `blobs` has at least one logged GET.
+   * after its response: wait (bounded) until every blob in `blobs` has at least one logged GET,
+   * and fail if one still has none (the caller expects each to have been fetched).
    */
   async usageSince(mark: number, repo: string, blobs: readonly string[]): Promise<UpstreamUsage> {
     const prefix = `/v2/${repo}/`;
-    let entries: UpstreamRequest[] = [];
-    for (let attempt = 0; attempt < 40; attempt++) {
+    const since = async (): Promise<UpstreamRequest[]> => {
       await this.#registry.accessLog();
-      entries = (await this.#entries()).slice(mark).filter((e) => e.path.startsWith(prefix));
-      const seen = new Set(entries.filter((e) => e.method === 'GET' && e.path.includes('/blobs/')).map((e) => e.path.split('/').pop()));
-      if (blobs.every((b) => seen.has(b))) break;
+      return (await this.#entries()).slice(mark).filter((e) => e.path.startsWith(prefix));
+    };
+    for (let attempt = 0; attempt < 40; attempt++) {
+      if (missingGets(await since(), blobs).length === 0) break;
       await delay(100);
     }
     // one more sentinel round after a short pause: lines of requests that ended together
     await delay(300);
-    await this.#registry.accessLog();
-    entries = (await this.#entries()).slice(mark).filter((e) => e.path.startsWith(prefix));
+    const entries = await since();
+    // Counting from a log that is still behind would report too few upstream fetches.
+    const missing = missingGets(entries, blobs);
+    if (missing.length > 0) throw new Error(`the upstream access log shows no GET of ${repo} blob(s) ${missing.join(', ')} after waiting for it`);
     const perBlob: Record<string, BlobFetches> = {};
     for (const digest of blobs) perBlob[digest] = { gets: 0, heads: 0, bytes: 0 };
     let manifestRequests = 0;

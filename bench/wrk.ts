@@ -106,7 +106,7 @@ export function runWrk(opts: WrkOptions): Promise<WrkResult> {
       try {
         resolve(parseWrk(text));
       } catch (err) {
-        reject(err as Error);
+        reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
   });

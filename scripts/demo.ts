@@ -50,24 +50,43 @@ async function main(): Promise<void> {
     console.log(stringify({ upstreams: { 'docker.io': { url: registry.url, ...extra.upstreams['docker.io'] } }, policy: extra.policy }).replace(/^/gm, '    '));
 
     step(`Pulling the signed tag through Signet: skopeo copy docker://${signet.host}/library/hello:1.0`);
-    const ok = await run('skopeo', ['--insecure-policy', 'copy', '--src-tls-verify=false', `docker://${signet.host}/library/hello:1.0`, `oci:${join(scratch, 'pulled')}:1.0`]);
+    const ok = await run('skopeo', [
+      '--insecure-policy',
+      'copy',
+      '--src-tls-verify=false',
+      `docker://${signet.host}/library/hello:1.0`,
+      `oci:${join(scratch, 'pulled')}:1.0`,
+    ]);
     console.log(ok.code === 0 ? `  ✔ allowed: served ${signed.digest}, the signed digest` : `  ✘ unexpected failure:\n${ok.stderr}`);
 
     step(`Pulling the unsigned tag through Signet: skopeo copy docker://${signet.host}/library/hello:2.0`);
-    const denied = await run('skopeo', ['--insecure-policy', 'copy', '--src-tls-verify=false', `docker://${signet.host}/library/hello:2.0`, `oci:${join(scratch, 'pulled2')}:2.0`]);
+    const denied = await run('skopeo', [
+      '--insecure-policy',
+      'copy',
+      '--src-tls-verify=false',
+      `docker://${signet.host}/library/hello:2.0`,
+      `oci:${join(scratch, 'pulled2')}:2.0`,
+    ]);
     const res = await fetch(`${signet.url}/v2/library/hello/manifests/2.0`);
     const body = (await res.json()) as { errors?: Array<{ code: string; message: string }> };
-    console.log(denied.code !== 0 ? `  ✔ denied: HTTP ${res.status} ${body.errors?.[0]?.code}: ${body.errors?.[0]?.message}` : '  ✘ the unsigned tag was let through');
+    console.log(
+      denied.code !== 0 ? `  ✔ denied: HTTP ${res.status} ${body.errors?.[0]?.code}: ${body.errors?.[0]?.message}` : '  ✘ the unsigned tag was let through',
+    );
 
     step('Asking signet check about both (exit 0 allowed, 1 denied)');
     for (const tag of ['1.0', '2.0']) {
-      const check = await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'check', `hello:${tag}`, '--config', signet.configPath], { cwd: REPO_ROOT });
+      const check = await run(
+        process.execPath,
+        ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'check', `hello:${tag}`, '--config', signet.configPath],
+        { cwd: REPO_ROOT },
+      );
       console.log(`  $ signet check hello:${tag}   (exit ${check.code})\n${check.stdout.replace(/^/gm, '    ')}`);
     }
 
     step('Audit log (one JSON line per decision)');
     const decisions = (await signet.logLines()).filter((l) => l['audit'] === true);
-    for (const d of decisions.slice(-4)) console.log(`  ${JSON.stringify({ verdict: d['verdict'], reference: d['reference'], digest: d['digest'], reason: d['reason'] })}`);
+    for (const d of decisions.slice(-4))
+      console.log(`  ${JSON.stringify({ verdict: d['verdict'], reference: d['reference'], digest: d['digest'], reason: d['reason'] })}`);
   } finally {
     step('Stopping everything');
     await signet?.stop();
@@ -78,6 +97,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.stack ?? err.message : String(err));
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
   process.exit(1);
 });

@@ -1,33 +1,14 @@
 #!/usr/bin/env node
 // Checks that the real components the e2e tests and benchmarks start are installed
 // (`--bench` adds the benchmark's load generator, wrk)
-// (see /work/shared/RECIPES.md). Installs them with apt-get when running as root on Debian;
+// (Debian packages listed below). Installs them with apt-get when running as root on Debian;
 // otherwise prints the install command and exits 1.
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-const BINARIES = [
-  'docker-registry',
-  'notary',
-  'notary-server',
-  'skopeo',
-  'containerd',
-  'ctr',
-  'dockerd',
-  'docker',
-  'faketime',
-  'htpasswd',
-];
-const PACKAGES = [
-  'docker-registry',
-  'notary',
-  'skopeo',
-  'containerd',
-  'docker.io',
-  'faketime',
-  'apache2-utils',
-];
+const BINARIES = ['docker-registry', 'notary', 'notary-server', 'skopeo', 'containerd', 'ctr', 'dockerd', 'docker', 'faketime', 'htpasswd'];
+const PACKAGES = ['docker-registry', 'notary', 'skopeo', 'containerd', 'docker.io', 'faketime', 'apache2-utils'];
 if (process.argv.includes('--bench')) {
   BINARIES.push('wrk');
   PACKAGES.push('wrk');

@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-// Runs the node:test suites: every *.test.ts under the given directories or files
-// (default: test), sorted, one file at a time (the e2e tests start daemons).
+// Runs the node:test suites: every *.test.ts under the given directories or files (default:
+// test, that is all three tiers: test/unit, test/integration, test/e2e), one file at a time (the
+// e2e tests start daemons), in one node:test run so that there is one summary. (node:test orders
+// the files by path itself.)
+//
+// The reporter is TAP unless stdout is a terminal: CI reads its summary lines (`# pass N`,
+// `# fail N`). Node 24 would otherwise pick the spec reporter for pipes too.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -36,11 +41,8 @@ if (unique.length === 0) {
   process.exit(1);
 }
 
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', ...unique],
-  { stdio: 'inherit' },
-);
+const reporter = process.stdout.isTTY ? 'spec' : 'tap';
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', `--test-reporter=${reporter}`, ...unique], { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => child.kill(signal));
 }

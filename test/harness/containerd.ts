@@ -63,8 +63,7 @@ export async function startContainerd(): Promise<Containerd> {
       ].join('\n'),
     );
     const env = { ...process.env, CONTAINERD_SNAPSHOTTER: 'native', CONTAINERD_NAMESPACE: 'harness' };
-    const ctr = (args: readonly string[]): Promise<RunResult> =>
-      run('ctr', ['-a', address, ...args], { env, timeoutMs: 10 * 60_000 });
+    const ctr = (args: readonly string[]): Promise<RunResult> => run('ctr', ['-a', address, ...args], { env, timeoutMs: 10 * 60_000 });
 
     proc = await startProcess('containerd', ['--config', configPath], {
       logFile: join(dir, 'containerd.log'),
@@ -81,14 +80,9 @@ export async function startContainerd(): Promise<Containerd> {
         await mkdir(join(hostsDir, registryName), { recursive: true });
         await writeFile(
           path,
-          [
-            `server = ${tomlString(mirrorUrl)}`,
-            '',
-            `[host.${tomlString(mirrorUrl)}]`,
-            '  capabilities = ["pull", "resolve"]',
-            '  skip_verify = true',
-            '',
-          ].join('\n'),
+          [`server = ${tomlString(mirrorUrl)}`, '', `[host.${tomlString(mirrorUrl)}]`, '  capabilities = ["pull", "resolve"]', '  skip_verify = true', ''].join(
+            '\n',
+          ),
         );
         return path;
       },

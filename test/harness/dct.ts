@@ -214,8 +214,7 @@ export async function createDctClient(opts: DctOptions): Promise<DctClient> {
   const trustDir = join(configDir, 'trust');
   const pass = { ...DEFAULT_DCT_PASSPHRASES, ...opts.passphrases };
 
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('DOCKER_')) delete env[key];
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('DOCKER_')));
   Object.assign(env, {
     DOCKER_HOST: opts.dockerd.host,
     DOCKER_CONFIG: configDir,

@@ -9,7 +9,7 @@ import { run, startProcess, type LongRunning, type RunResult } from './process.j
 import { makeTempDir, removeDir } from './tmp.js';
 
 /**
- * A private Docker daemon (RECIPES.md): vfs storage, no iptables, no bridge, data-root,
+ * A private Docker daemon (Debian docker.io 20.10): vfs storage, no iptables, no bridge, data-root,
  * exec-root, pidfile and API socket under a temp dir. Normally dockerd supervises a containerd
  * of its own under exec-root; but dockerd 20.10 silently uses the *system* containerd whenever
  * /run/containerd/containerd.sock exists, so in that case the harness starts a private
@@ -117,10 +117,12 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
       ready: () => ping(socketPath),
     });
 
-    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_CONFIG: cliConfig, DOCKER_HOST: `unix://${socketPath}` };
-    for (const key of ['DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'DOCKER_CONTENT_TRUST', 'DOCKER_API_VERSION']) {
-      delete env[key];
-    }
+    const unset = new Set(['DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'DOCKER_CONTENT_TRUST', 'DOCKER_API_VERSION']);
+    const env: NodeJS.ProcessEnv = {
+      ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !unset.has(key))),
+      DOCKER_CONFIG: cliConfig,
+      DOCKER_HOST: `unix://${socketPath}`,
+    };
 
     return {
       host: `unix://${socketPath}`,

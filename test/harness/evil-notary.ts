@@ -185,13 +185,14 @@ export async function loadNotaryPrivateKeys(trustDir: string, passphrases: Notar
   const dir = join(trustDir, 'private');
   const out: NotaryPrivateKey[] = [];
   for (const entry of await readdir(dir, { recursive: true })) {
-    const name = String(entry);
+    const name = entry;
     if (!name.endsWith('.key')) continue;
     const pem = await readFile(join(dir, name), 'utf8');
     const role = /^role: (.+)$/m.exec(pem)?.[1]?.trim() ?? '';
     // OpenSSL wants a bare PEM: drop notary's "role:"/"gun:" headers.
     const bare = pem.replace(/^[a-z]+: .*\r?\n/gm, '').replace(/-----\r?\n\r?\n/, '-----\n');
-    const passphrase = role === 'root' ? passphrases.root : role === 'targets' ? passphrases.targets : role === 'snapshot' ? passphrases.snapshot : passphrases.delegation;
+    const passphrase =
+      role === 'root' ? passphrases.root : role === 'targets' ? passphrases.targets : role === 'snapshot' ? passphrases.snapshot : passphrases.delegation;
     out.push({ role, id: basename(name, '.key'), key: createPrivateKey({ key: bare, format: 'pem', passphrase }) });
   }
   return out;
@@ -258,7 +259,8 @@ export class RepoForger {
       realRoot,
       (signed) => {
         const s = signed as unknown as RootJson & { keys: Record<string, unknown> };
-        for (const id of s.roles['timestamp']?.keyids ?? []) delete s.keys[id];
+        const oldTimestampKeys = new Set(s.roles['timestamp']?.keyids ?? []);
+        s.keys = Object.fromEntries(Object.entries(s.keys).filter(([id]) => !oldTimestampKeys.has(id)));
         s.keys[this.timestampKey.keyid] = this.timestampKey.json;
         s.roles['timestamp'] = { keyids: [this.timestampKey.keyid], threshold: 1 };
         mutate(signed);

@@ -4,7 +4,8 @@ import { connect } from 'node:net';
 
 /**
  * HTTP the way hostile or unusual clients send it: request paths exactly as given (fetch and
- * the URL class would normalise `..` away), and raw bytes over a socket (for oversized headers).
+ * the URL class would normalise `..` away), raw bytes over a socket (for oversized headers),
+ * and requests that tell a complete body from one cut short (fetch only throws).
  */
 
 export interface RawReply {
@@ -14,12 +15,7 @@ export interface RawReply {
 }
 
 /** One request with `path` sent verbatim. */
-export function rawRequest(
-  origin: string,
-  method: string,
-  path: string,
-  headers: Record<string, string> = {},
-): Promise<RawReply> {
+export function rawRequest(origin: string, method: string, path: string, headers: Record<string, string> = {}): Promise<RawReply> {
   const { hostname, port } = new URL(origin);
   return new Promise((resolve, reject) => {
     const req = request({ host: hostname, port, method, path, headers, agent: false }, (res) => {
@@ -29,6 +25,45 @@ export function rawRequest(
       res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
     });
     req.once('error', reject);
+    req.end();
+  });
+}
+
+export interface CutAwareReply extends RawReply {
+  /** The whole message (Content-Length or the chunked terminator) arrived. */
+  complete: boolean;
+  /** The response stream's error, when the connection broke mid-body. */
+  error: Error | undefined;
+}
+
+export interface CutAwareOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  /** Called with the number of body bytes received so far, after every chunk. */
+  onData?: (received: number) => void;
+}
+
+/**
+ * One request on a fresh connection; resolves once the response is over, however it ended,
+ * with what arrived. Rejects only when no response arrived at all.
+ */
+export function cutAwareRequest(url: string, options: CutAwareOptions = {}): Promise<CutAwareReply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      let received = 0;
+      let error: Error | undefined;
+      res.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        received += chunk.length;
+        options.onData?.(received);
+      });
+      res.on('error', (err) => {
+        error = err;
+      });
+      res.on('close', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), complete: res.complete, error }));
+    });
+    req.on('error', reject);
     req.end();
   });
 }

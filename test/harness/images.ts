@@ -4,14 +4,15 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { runOk } from './process.js';
 import { expectStatus, registryRequest, registryStream, type RegistryTarget } from './registry-client.js';
-import { skopeoCopy } from './skopeo.js';
 import { hashStream, sha256Digest } from './streams.js';
 import { makeTempDir, removeDir } from './tmp.js';
 
 /**
  * Images made without internet: an OCI image layout written by hand (gzip tar layers, config,
- * manifest, optionally a two-platform index), pushed with skopeo, then read back from the
- * registry (skopeo may rewrite things on the way; the registry's bytes are the truth).
+ * manifest, optionally a two-platform index), pushed through the distribution API (blobs, then
+ * platform manifests by digest, then the top manifest by tag), then read back from the registry
+ * (the registry's bytes are the truth). No container client is involved, so integration tests
+ * can seed a registry too.
  */
 
 export const MEDIA_TYPES = {
@@ -23,12 +24,7 @@ export const MEDIA_TYPES = {
   dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
 } as const;
 
-export const MANIFEST_ACCEPT = [
-  MEDIA_TYPES.ociIndex,
-  MEDIA_TYPES.ociManifest,
-  MEDIA_TYPES.dockerList,
-  MEDIA_TYPES.dockerManifest,
-].join(', ');
+export const MANIFEST_ACCEPT = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerList, MEDIA_TYPES.dockerManifest].join(', ');
 
 export interface BlobRef {
   digest: string;
@@ -110,8 +106,17 @@ export async function makeTarGz(files: Record<string, string | Buffer>): Promise
     }
     const tarFile = join(root, 'layer.tar');
     await runOk('tar', [
-      '--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '--format=gnu',
-      '-C', join(root, 'files'), '-cf', tarFile, ...names,
+      '--sort=name',
+      '--owner=0',
+      '--group=0',
+      '--numeric-owner',
+      '--mtime=@0',
+      '--format=gnu',
+      '-C',
+      join(root, 'files'),
+      '-cf',
+      tarFile,
+      ...names,
     ]);
     const tar = await readFile(tarFile);
     await runOk('gzip', ['-n', '-6', tarFile]);
@@ -122,11 +127,7 @@ export async function makeTarGz(files: Record<string, string | Buffer>): Promise
   }
 }
 
-async function writePlatformImage(
-  layout: LayoutWriter,
-  platform: Platform,
-  layer: { digest: string; size: number; diffId: string },
-): Promise<Descriptor> {
+async function writePlatformImage(layout: LayoutWriter, platform: Platform, layer: { digest: string; size: number; diffId: string }): Promise<Descriptor> {
   const config = {
     architecture: platform.architecture,
     os: platform.os,
@@ -169,8 +170,8 @@ export async function writeLayout(dir: string, tag: string, spec: ImageSpec & { 
   const first = descriptors[0];
   if (!first) throw new Error('writeLayout: no platforms');
   if (descriptors.length === 1) {
-    const { platform: _platform, ...top } = first;
-    await layout.finish(top, tag);
+    // A single manifest is the top of the layout; the platform belongs in an index only.
+    await layout.finish({ mediaType: first.mediaType, digest: first.digest, size: first.size }, tag);
     return;
   }
   const index = { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests: descriptors };
@@ -178,22 +179,35 @@ export async function writeLayout(dir: string, tag: string, spec: ImageSpec & { 
   await layout.finish({ mediaType: MEDIA_TYPES.ociIndex, ...indexRef }, tag);
 }
 
-/** Builds an image for `spec`, pushes it to `registry` as `repo:tag` with skopeo, and reads it back. */
-export async function pushImage(
-  registry: RegistryTarget & { host: string },
-  repo: string,
-  tag: string,
-  spec: ImageSpec = {},
-): Promise<PushedImage> {
+interface LayoutManifest {
+  mediaType?: string;
+  config?: Descriptor;
+  layers?: Descriptor[];
+  manifests?: Descriptor[];
+}
+
+/** Pushes the manifest `descriptor` of the layout in `dir` (its blobs or children first) as `reference`. */
+async function pushFromLayout(registry: RegistryTarget, dir: string, repo: string, descriptor: Descriptor, reference: string): Promise<void> {
+  const read = (digest: string): Promise<Buffer> => readFile(join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length)));
+  const bytes = await read(descriptor.digest);
+  const parsed = JSON.parse(bytes.toString('utf8')) as LayoutManifest;
+  // distribution refuses a manifest whose blobs or child manifests it does not have yet.
+  for (const child of parsed.manifests ?? []) await pushFromLayout(registry, dir, repo, child, child.digest);
+  for (const blob of [...(parsed.config ? [parsed.config] : []), ...(parsed.layers ?? [])]) {
+    await pushBlob(registry, repo, await read(blob.digest));
+  }
+  await pushManifest(registry, repo, reference, bytes, descriptor.mediaType);
+}
+
+/** Builds an image for `spec`, pushes it to `registry` as `repo:tag`, and reads it back. */
+export async function pushImage(registry: RegistryTarget, repo: string, tag: string, spec: ImageSpec = {}): Promise<PushedImage> {
   const dir = await makeTempDir('layout');
   try {
     await writeLayout(dir, tag, { ...spec, label: `${repo}:${tag}` });
-    const multi = (spec.platforms?.length ?? 1) > 1;
-    const args = ['--dest-tls-verify=false', ...(multi ? ['--all'] : [])];
-    if (registry.credentials) {
-      args.push('--dest-creds', `${registry.credentials.username}:${registry.credentials.password}`);
-    }
-    await skopeoCopy(`oci:${dir}:${tag}`, `docker://${registry.host}/${repo}:${tag}`, args);
+    const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests?: Descriptor[] };
+    const top = index.manifests?.[0];
+    if (!top) throw new Error(`pushImage: no manifest in ${dir}/index.json`);
+    await pushFromLayout(registry, dir, repo, top, tag);
   } finally {
     await removeDir(dir);
   }
@@ -214,7 +228,7 @@ export async function readImage(registry: RegistryTarget, repo: string, referenc
     layers?: BlobRef[];
     manifests?: Array<BlobRef & { platform?: Platform }>;
   };
-  const mediaType = parsed.mediaType ?? String(reply.headers['content-type'] ?? '');
+  const mediaType = parsed.mediaType ?? reply.headers['content-type'] ?? '';
   const image: PushedImage = {
     repo,
     tag,
@@ -247,17 +261,9 @@ export function allBlobs(image: PushedImage): BlobRef[] {
  * A stream factory is sent as one streamed PATCH while it is hashed, then closed with
  * PUT ?digest=, so a blob of any size never sits in memory.
  */
-export async function pushBlob(
-  registry: RegistryTarget,
-  repo: string,
-  data: Buffer | (() => Readable),
-): Promise<BlobRef> {
-  const start = expectStatus(
-    await registryRequest(registry, 'POST', `/v2/${repo}/blobs/uploads/`),
-    `start upload to ${repo}`,
-    202,
-  );
-  let location = String(start.headers.location ?? '');
+export async function pushBlob(registry: RegistryTarget, repo: string, data: Buffer | (() => Readable)): Promise<BlobRef> {
+  const start = expectStatus(await registryRequest(registry, 'POST', `/v2/${repo}/blobs/uploads/`), `start upload to ${repo}`, 202);
+  let location = start.headers.location ?? '';
   if (!location) throw new Error('upload start without Location');
 
   let ref: BlobRef;
@@ -284,7 +290,7 @@ export async function pushBlob(
       `upload blob to ${repo}`,
       202,
     );
-    location = String(patched.headers.location ?? location);
+    location = patched.headers.location ?? location;
     ref = { digest: `sha256:${hash.digest('hex')}`, size };
   }
   const put = new URL(location, registry.url);
@@ -300,20 +306,14 @@ export async function pushBlob(
   return ref;
 }
 
-/** PUTs manifest bytes as `repo:tag`; returns their digest. */
-export async function pushManifest(
-  registry: RegistryTarget,
-  repo: string,
-  tag: string,
-  bytes: Buffer,
-  mediaType: string,
-): Promise<BlobRef> {
+/** PUTs manifest bytes as `repo:reference` (a tag, or the bytes' digest); returns their digest. */
+export async function pushManifest(registry: RegistryTarget, repo: string, reference: string, bytes: Buffer, mediaType: string): Promise<BlobRef> {
   expectStatus(
-    await registryRequest(registry, 'PUT', `/v2/${repo}/manifests/${tag}`, {
+    await registryRequest(registry, 'PUT', `/v2/${repo}/manifests/${reference}`, {
       headers: { 'content-type': mediaType },
       body: bytes,
     }),
-    `PUT manifest ${repo}:${tag}`,
+    `PUT manifest ${repo}:${reference}`,
     201,
   );
   return { digest: sha256Digest(bytes), size: bytes.length };
@@ -323,12 +323,7 @@ export async function pushManifest(
  * A linux/amd64 image whose single layer is an already pushed blob (e.g. a huge one made
  * with pushBlob): pushes a config and an OCI manifest and reads the image back.
  */
-export async function pushImageWithLayer(
-  registry: RegistryTarget,
-  repo: string,
-  tag: string,
-  layer: BlobRef,
-): Promise<PushedImage> {
+export async function pushImageWithLayer(registry: RegistryTarget, repo: string, tag: string, layer: BlobRef): Promise<PushedImage> {
   const config = {
     architecture: 'amd64',
     os: 'linux',

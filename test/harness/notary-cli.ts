@@ -181,8 +181,7 @@ export async function createNotaryCli(opts: NotaryCliOptions): Promise<NotaryCli
 
   const keyDirs: string[] = [];
   const pass = { ...DEFAULT_NOTARY_PASSPHRASES, ...opts.passphrases };
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('NOTARY_')) delete env[key];
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('NOTARY_')));
   Object.assign(env, {
     NOTARY_ROOT_PASSPHRASE: pass.root,
     NOTARY_TARGETS_PASSPHRASE: pass.targets,

@@ -2,12 +2,12 @@ import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
+import { poll } from './poll.js';
 import { runOk, startProcess, type LongRunning } from './process.js';
 import { makeTempDir, removeDir } from './tmp.js';
 
 /**
- * Notary 0.7's `notary-server` (RECIPES.md): memory storage, the local trust service (which
+ * Notary 0.7's `notary-server` (Debian package notary): memory storage, the local trust service (which
  * signs timestamps, and snapshots of repositories that asked for a server-managed snapshot key,
  * with ed25519 keys), on a port the OS picks.
  *
@@ -69,20 +69,6 @@ export async function httpGet(url: string, opts: { caPath?: string; headers?: Re
   });
 }
 
-/**
- * Polls `check` until it yields a value; unlike process.ts's waitFor, an exception thrown by
- * `check` ends the wait at once (used to stop waiting for a process that has already exited).
- */
-export async function pollUntil<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let attempt = 0; ; attempt++) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(Math.min(25 * 2 ** attempt, 250));
-  }
-}
-
 /** The TCP port `pid` listens on at 127.0.0.1 (undefined while it has none). Linux only. */
 export async function listeningPort(pid: number): Promise<number | undefined> {
   const inodes = new Set<string>();
@@ -108,9 +94,23 @@ export async function writeSelfSignedCert(dir: string, name = 'tls'): Promise<{ 
   const certPath = join(dir, `${name}.crt`);
   const keyPath = join(dir, `${name}.key`);
   await runOk('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', keyPath, '-out', certPath, '-days', '30', '-subj', '/CN=127.0.0.1',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
+    '-days',
+    '30',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
   ]);
   return { certPath, keyPath };
 }
@@ -146,17 +146,26 @@ export async function startNotaryServer(opts: NotaryServerOptions): Promise<Nota
       graceMs: 5_000,
     });
     const running = proc;
-    const port = await pollUntil('notary-server to listen', async () => {
-      if (!running.running()) throw new Error(`notary-server exited early\n${await running.log()}`);
-      return listeningPort(running.pid);
-    });
+    // A process that has exited will never listen: failFast ends the wait with its log.
+    const port = await poll(
+      'notary-server to listen',
+      async () => {
+        if (!running.running()) throw new Error(`notary-server exited early\n${await running.log()}`);
+        return listeningPort(running.pid);
+      },
+      { timeoutMs: 60_000, failFast: true },
+    );
     const host = `127.0.0.1:${port}`;
     const url = `${scheme}://${host}`;
-    await pollUntil('notary-server health', async () => {
-      if (!running.running()) throw new Error(`notary-server exited early\n${await running.log()}`);
-      const reply = await httpGet(`${url}/_notary_server/health`, tlsCertPath ? { caPath: tlsCertPath } : {}).catch(() => undefined);
-      return reply?.status === 200 ? true : undefined;
-    });
+    await poll(
+      'notary-server health',
+      async () => {
+        if (!running.running()) throw new Error(`notary-server exited early\n${await running.log()}`);
+        const reply = await httpGet(`${url}/_notary_server/health`, tlsCertPath ? { caPath: tlsCertPath } : {}).catch(() => undefined);
+        return reply?.status === 200 ? true : undefined;
+      },
+      { timeoutMs: 60_000, failFast: true },
+    );
 
     return {
       url,

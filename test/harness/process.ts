@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { setTimeout as delay } from 'node:timers/promises';
+import { poll } from './poll.js';
 import { removeAllTempDirsSync } from './tmp.js';
 
 export interface RunResult {
@@ -31,8 +31,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     const err: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    const timer =
-      opts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
     child.once('error', (e) => {
       if (timer) clearTimeout(timer);
       reject(new Error(`${cmd}: ${e.message}`, { cause: e }));
@@ -56,9 +55,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
 export async function runOk(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const result = await run(cmd, args, opts);
   if (result.code !== 0) {
-    throw new Error(
-      `${cmd} ${args.join(' ')} exited with ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
-    );
+    throw new Error(`${cmd} ${args.join(' ')} exited with ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
   }
   return result;
 }
@@ -123,11 +120,7 @@ function installHooks(): void {
 }
 
 /** Starts a long-running child with output to a log file and waits until ready() says so. */
-export async function startProcess(
-  cmd: string,
-  args: readonly string[],
-  opts: StartOptions,
-): Promise<LongRunning> {
+export async function startProcess(cmd: string, args: readonly string[], opts: StartOptions): Promise<LongRunning> {
   const fd = openSync(opts.logFile, 'a');
   let child: ChildProcess;
   try {
@@ -197,45 +190,24 @@ export async function startProcess(
     throw new Error(`could not start ${cmd}`);
   }
 
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
-  for (let attempt = 0; ; attempt++) {
-    if (exited) {
-      throw new Error(
-        `${cmd} exited before it was ready (code ${String(child.exitCode)})\n${await handle.log()}`,
-      );
-    }
-    let ok = false;
-    try {
-      ok = await opts.ready();
-    } catch {
-      ok = false;
-    }
-    if (ok) return handle;
-    if (Date.now() > deadline) {
-      const log = await handle.log();
-      await handle.stop();
-      throw new Error(`${cmd} not ready after ${opts.readyTimeoutMs ?? 60_000} ms\n${log}`);
-    }
-    await delay(Math.min(25 * 2 ** attempt, 250));
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
+  try {
+    await poll(
+      `${cmd} to be ready`,
+      async () => {
+        if (exited) {
+          throw new Error(`${cmd} exited before it was ready (code ${String(child.exitCode)})\n${await handle.log()}`);
+        }
+        const ok = await opts.ready().catch(() => false);
+        return ok ? true : undefined;
+      },
+      { timeoutMs: readyTimeoutMs, failFast: true },
+    );
+  } catch (err) {
+    if (!handle.running()) throw err; // exited before it was ready: the error has its log
+    const log = await handle.log();
+    await handle.stop();
+    throw new Error(`${cmd} not ready after ${readyTimeoutMs} ms\n${log}`, { cause: err });
   }
-}
-
-/** Polls check() until it returns a value other than undefined (bounded). */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let attempt = 0; ; attempt++) {
-    let value: T | undefined;
-    try {
-      value = await check();
-    } catch {
-      value = undefined;
-    }
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(Math.min(25 * 2 ** attempt, 250));
-  }
+  return handle;
 }

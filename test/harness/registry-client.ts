@@ -3,8 +3,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 /**
- * A small client for the distribution API as the harness needs it (reading back what skopeo
- * pushed, pushing blobs and manifests by hand). Handles Basic and Bearer (token) challenges.
+ * A small client for the distribution API as the harness needs it (pushing blobs and manifests,
+ * reading back what was pushed). Handles Basic and Bearer (token) challenges.
  * Uses node:http so request bodies can be streams of any size.
  */
 
@@ -89,12 +89,7 @@ export async function authorization(target: RegistryTarget, scope: string | unde
 }
 
 /** Sends one request (following no redirects) and returns the raw response stream. */
-export async function registryStream(
-  target: RegistryTarget,
-  method: string,
-  pathOrUrl: string,
-  opts: RequestOptions = {},
-): Promise<IncomingMessage> {
+export async function registryStream(target: RegistryTarget, method: string, pathOrUrl: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
   const url = new URL(pathOrUrl, target.url);
   if (url.origin !== new URL(target.url).origin) throw new Error(`refusing to leave ${target.url}: ${url.href}`);
   const auth = await authorization(target, opts.scope ?? defaultScope(method, url.pathname));
@@ -113,12 +108,7 @@ export async function registryStream(
 }
 
 /** Sends one request and reads the whole response body. */
-export async function registryRequest(
-  target: RegistryTarget,
-  method: string,
-  pathOrUrl: string,
-  opts: RequestOptions = {},
-): Promise<Reply> {
+export async function registryRequest(target: RegistryTarget, method: string, pathOrUrl: string, opts: RequestOptions = {}): Promise<Reply> {
   const res = await registryStream(target, method, pathOrUrl, opts);
   const chunks: Buffer[] = [];
   for await (const chunk of res) chunks.push(chunk as Buffer);

@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runOk, startProcess, waitFor, type LongRunning } from './process.js';
+import { poll } from './poll.js';
+import { runOk, startProcess, type LongRunning } from './process.js';
 import { makeTempDir, removeDir } from './tmp.js';
 import type { TokenIssuer } from './token-issuer.js';
 
@@ -155,7 +156,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
         const id = randomUUID();
         const res = await fetch(`${url}${SENTINEL}?${SENTINEL_PARAM}=${id}`);
         await res.arrayBuffer();
-        return waitFor(`registry access-log sentinel ${id}`, async () => {
+        return poll(`registry access-log sentinel ${id}`, async () => {
           const entries = parseAccessLog(await running.log());
           if (!entries.some((e) => e.uri.includes(id))) return undefined;
           const requests = entries.filter((e) => !e.uri.includes(SENTINEL_PARAM));

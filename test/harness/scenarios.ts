@@ -289,7 +289,7 @@ export async function buildScenarios(env: ScenarioEnv): Promise<BuiltScenarios> 
       });
     }
 
-    // 8. A two-platform OCI index pushed with skopeo --all, its digest and size added by notary.
+    // 8. A two-platform OCI index (children pushed by digest, then the index by tag), its digest and size added by notary.
     {
       const s = at('multiarch', 'v1');
       const index = await pushImage(env.registry, s.repo, s.tag, { platforms: TWO_PLATFORMS });

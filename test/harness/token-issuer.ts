@@ -53,11 +53,11 @@ function base32(data: Buffer): string {
     value = (value << 8) | byte;
     bits += 8;
     while (bits >= 5) {
-      out += alphabet[(value >>> (bits - 5)) & 31];
+      out += alphabet.charAt((value >>> (bits - 5)) & 31);
       bits -= 5;
     }
   }
-  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31];
+  if (bits > 0) out += alphabet.charAt((value << (5 - bits)) & 31);
   return out;
 }
 
@@ -100,17 +100,27 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function startTokenIssuer(credentials: {
-  username: string;
-  password: string;
-}): Promise<TokenIssuer> {
+export async function startTokenIssuer(credentials: { username: string; password: string }): Promise<TokenIssuer> {
   const dir = await makeTempDir('tokens');
   try {
     const keyFile = join(dir, 'token.key');
     const certFile = join(dir, 'token.crt');
     await runOk('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', keyFile, '-out', certFile, '-days', '30', '-subj', '/CN=harness-token-issuer',
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '30',
+      '-subj',
+      '/CN=harness-token-issuer',
     ]);
     const privateKey = createPrivateKey(await readFile(keyFile));
     const kid = libtrustKeyId(createPublicKey(privateKey));
@@ -189,9 +199,14 @@ export async function startTokenIssuer(credentials: {
         return;
       }
       if (!given || given.username !== credentials.username || given.password !== credentials.password) {
-        reply(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }, {
-          'www-authenticate': 'Basic realm="harness-token-issuer"',
-        });
+        reply(
+          res,
+          401,
+          { errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] },
+          {
+            'www-authenticate': 'Basic realm="harness-token-issuer"',
+          },
+        );
         return;
       }
       reply(res, 200, mint(given.username, scopes));

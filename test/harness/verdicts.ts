@@ -98,7 +98,11 @@ export function formatTable(rows: readonly VerdictRow[]): string[] {
   const header: VerdictRow = { scenario: 'scenario', docker: 'docker', signet: 'signet', reason: 'signet reason / digest', note: 'note' };
   const cells = [header, ...rows].map((r) => [r.scenario, r.docker, r.signet, r.reason, r.note]);
   const widths = [0, 1, 2, 3].map((i) => Math.max(...cells.map((c) => (c[i] ?? '').length)));
-  const line = (c: string[]): string => c.map((v, i) => (i < widths.length ? v.padEnd(widths[i] ?? 0) : v)).join(' | ').trimEnd();
+  const line = (c: string[]): string =>
+    c
+      .map((v, i) => (i < widths.length ? v.padEnd(widths[i] ?? 0) : v))
+      .join(' | ')
+      .trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('-+-') + '-+-' + '-'.repeat(4);
   const [head, ...body] = cells;
   return [line(head ?? []), rule, ...body.map(line)];

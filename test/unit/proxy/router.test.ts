@@ -8,7 +8,14 @@ const upstreams = new Map([
   ['docker.io', fake('docker.io')],
   ['ghcr.io', fake('ghcr.io')],
 ]);
-const router = new Router({ upstreams, defaultUpstream: 'docker.io', officialNamespaces: new Map([['docker.io', 'library'], ['ghcr.io', undefined]]) });
+const router = new Router({
+  upstreams,
+  defaultUpstream: 'docker.io',
+  officialNamespaces: new Map([
+    ['docker.io', 'library'],
+    ['ghcr.io', undefined],
+  ]),
+});
 
 test('registry-mirrors requests go to the default upstream', () => {
   const t = router.resolve('library/alpine', undefined);

@@ -1,26 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startContainerd } from '../harness/containerd.js';
-import { startDockerd } from '../harness/dockerd.js';
-import { allBlobs, MEDIA_TYPES, pushImage, readLayout, TWO_PLATFORMS } from '../harness/images.js';
-import { registryRequest } from '../harness/registry-client.js';
-import { startRegistry, type Registry } from '../harness/registry.js';
-import { skopeoCopy, skopeoInspectRaw } from '../harness/skopeo.js';
-import { makeTempDir, removeDir } from '../harness/tmp.js';
-import { startTokenIssuer } from '../harness/token-issuer.js';
+import { stopAll } from '../../harness/cleanup.js';
+import { startContainerd } from '../../harness/containerd.js';
+import { startDockerd } from '../../harness/dockerd.js';
+import { allBlobs, MEDIA_TYPES, pushImage, TWO_PLATFORMS } from '../../harness/images.js';
+import { registryRequest } from '../../harness/registry-client.js';
+import { startRegistry, type Registry } from '../../harness/registry.js';
+import { skopeoInspectRaw, skopeoPull } from '../../harness/skopeo.js';
+import { startTokenIssuer } from '../../harness/token-issuer.js';
 
 // Self-test of the harness: every real component starts, and pushes and pulls work directly
 // against distribution (no Signet involved).
-
-async function pullToLayout(ref: string, args: string[]): Promise<Awaited<ReturnType<typeof readLayout>>> {
-  const dir = await makeTempDir('pulled');
-  try {
-    await skopeoCopy(ref, `oci:${dir}:pulled`, ['--src-tls-verify=false', ...args]);
-    return await readLayout(dir);
-  } finally {
-    await removeDir(dir);
-  }
-}
 
 describe('harness components', () => {
   let registry: Registry;
@@ -28,9 +18,7 @@ describe('harness components', () => {
   before(async () => {
     registry = await startRegistry();
   });
-  after(async () => {
-    await registry?.stop();
-  });
+  after(() => stopAll(registry));
 
   test('registry: push a single-platform image and read it back; access log is parsed', async () => {
     const image = await pushImage(registry, 'library/hello', '1.0');
@@ -70,13 +58,13 @@ describe('harness components', () => {
     assert.equal(allBlobs(image).length, 4);
   });
 
-  test('basic-auth registry: skopeo pushes and pulls with credentials, not without', async () => {
+  test('basic-auth registry: pushes with credentials, skopeo pulls with them, not without', async () => {
     const basic = await startRegistry({ auth: { basic: { username: 'alice', password: 's3cret' } } });
     try {
       const image = await pushImage(basic, 'team/app', 'v1');
       const anonymous = await registryRequest({ url: basic.url }, 'GET', `/v2/team/app/manifests/v1`);
       assert.equal(anonymous.status, 401);
-      const pulled = await pullToLayout(`docker://${basic.host}/team/app:v1`, ['--src-creds', 'alice:s3cret']);
+      const pulled = await skopeoPull(`docker://${basic.host}/team/app:v1`, ['--src-creds', 'alice:s3cret']);
       assert.equal(pulled.top.digest, image.digest);
       for (const blob of image.blobs) assert.ok(pulled.blobs.includes(blob.digest));
     } finally {
@@ -84,7 +72,7 @@ describe('harness components', () => {
     }
   });
 
-  test('token-auth registry: skopeo pushes and pulls through the token flow', async () => {
+  test('token-auth registry: pushes and skopeo pulls through the token flow', async () => {
     const issuer = await startTokenIssuer({ username: 'bob', password: 'hunter2' });
     const tokenRegistry = await startRegistry({ auth: { token: issuer } });
     try {
@@ -92,13 +80,10 @@ describe('harness components', () => {
       const anonymous = await registryRequest({ url: tokenRegistry.url }, 'GET', `/v2/team/app/manifests/v1`);
       assert.equal(anonymous.status, 401);
       assert.match(String(anonymous.headers['www-authenticate']), /^Bearer realm="http:\/\/127\.0\.0\.1:\d+\/token"/);
-      const pulled = await pullToLayout(`docker://${tokenRegistry.host}/team/app:v1`, ['--src-creds', 'bob:hunter2']);
+      const pulled = await skopeoPull(`docker://${tokenRegistry.host}/team/app:v1`, ['--src-creds', 'bob:hunter2']);
       assert.equal(pulled.top.digest, image.digest);
       assert.ok(issuer.requests() > 0);
-      await assert.rejects(
-        pullToLayout(`docker://${tokenRegistry.host}/team/app:v1`, ['--src-creds', 'bob:wrong']),
-        /401|unauthorized|authentication required/i,
-      );
+      await assert.rejects(skopeoPull(`docker://${tokenRegistry.host}/team/app:v1`, ['--src-creds', 'bob:wrong']), /401|unauthorized|authentication required/i);
     } finally {
       await tokenRegistry.stop();
       await issuer.stop();
@@ -131,10 +116,16 @@ describe('harness components', () => {
       const list = await containerd.ctr(['images', 'list', '--quiet']);
       assert.match(list.stdout, /docker\.io\/library\/ctrd:1\.0/);
       const check = await containerd.ctr(['images', 'check']);
-      assert.match(check.stdout, new RegExp(`docker\\.io/library/ctrd:1\\.0\\s+${MEDIA_TYPES.ociManifest.replace(/[.+]/g, '\\$&')}\\s+${image.digest}\\s+complete`));
+      assert.match(
+        check.stdout,
+        new RegExp(`docker\\.io/library/ctrd:1\\.0\\s+${MEDIA_TYPES.ociManifest.replace(/[.+]/g, '\\$&')}\\s+${image.digest}\\s+complete`),
+      );
       const viaMirror = (await registry.accessLog()).slice(seen);
       assert.ok(viaMirror.length > 0);
-      assert.ok(viaMirror.every((e) => e.uri.includes('ns=docker.io')), JSON.stringify(viaMirror));
+      assert.ok(
+        viaMirror.every((e) => e.uri.includes('ns=docker.io')),
+        JSON.stringify(viaMirror),
+      );
     } finally {
       await containerd.stop();
     }

@@ -1,26 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startContainerd } from '../harness/containerd.js';
-import { startDockerd } from '../harness/dockerd.js';
-import { allBlobs, MEDIA_TYPES, pushImage, readLayout, TWO_PLATFORMS, type PushedImage } from '../harness/images.js';
-import { startRegistry, type Registry } from '../harness/registry.js';
-import { startSignet, type Signet } from '../harness/signet.js';
-import { skopeoCopy } from '../harness/skopeo.js';
-import { makeTempDir, removeDir } from '../harness/tmp.js';
+import { stopAll } from '../../harness/cleanup.js';
+import { startContainerd } from '../../harness/containerd.js';
+import { startDockerd } from '../../harness/dockerd.js';
+import { allBlobs, MEDIA_TYPES, pushImage, TWO_PLATFORMS, type PushedImage } from '../../harness/images.js';
+import { startRegistry, type Registry } from '../../harness/registry.js';
+import { startSignet, type Signet } from '../../harness/signet.js';
+import { skopeoPull } from '../../harness/skopeo.js';
 
 // Real clients pulling through Signet: skopeo, containerd (hosts.toml mirror, ?ns=), dockerd
 // (registry-mirrors). Each client gets a fresh Signet so every pull starts with a cold cache;
 // the upstream registries are shared by the whole file.
-
-async function pullToLayout(ref: string, extraArgs: string[] = []): Promise<Awaited<ReturnType<typeof readLayout>>> {
-  const dir = await makeTempDir('pulled');
-  try {
-    await skopeoCopy(ref, `oci:${dir}:pulled`, ['--src-tls-verify=false', ...extraArgs]);
-    return await readLayout(dir);
-  } finally {
-    await removeDir(dir);
-  }
-}
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -45,28 +35,24 @@ describe('pulls through Signet with real clients', () => {
     multi = await pushImage(hub, 'library/multi', '1.0', { platforms: TWO_PLATFORMS });
     app = await pushImage(corp, 'team/app', 'v1');
   });
-  after(async () => {
-    await Promise.all([hub?.stop(), corp?.stop()]);
-  });
+  after(() => stopAll(hub, corp));
 
   describe('skopeo', () => {
     let signet: Signet;
     before(async () => {
       signet = await startProxy();
     });
-    after(async () => {
-      await signet?.stop();
-    });
+    after(() => stopAll(signet));
 
     test('copies a single-platform image: manifest and blob digests equal the upstream ones', async () => {
-      const pulled = await pullToLayout(`docker://${signet.host}/library/hello:1.0`);
+      const pulled = await skopeoPull(`docker://${signet.host}/library/hello:1.0`);
       assert.equal(pulled.top.digest, hello.digest);
       assert.equal(pulled.top.mediaType, MEDIA_TYPES.ociManifest);
       for (const blob of hello.blobs) assert.ok(pulled.blobs.includes(blob.digest), `missing ${blob.digest}`);
     });
 
     test('copies a two-platform index with --all', async () => {
-      const pulled = await pullToLayout(`docker://${signet.host}/library/multi:1.0`, ['--all']);
+      const pulled = await skopeoPull(`docker://${signet.host}/library/multi:1.0`, ['--all']);
       assert.equal(pulled.top.digest, multi.digest);
       assert.equal(pulled.top.mediaType, MEDIA_TYPES.ociIndex);
       for (const child of multi.children ?? []) assert.ok(pulled.blobs.includes(child.digest), `missing child ${child.digest}`);
@@ -74,7 +60,7 @@ describe('pulls through Signet with real clients', () => {
     });
 
     test('addresses a non-default upstream by the first path segment', async () => {
-      const pulled = await pullToLayout(`docker://${signet.host}/registry.test/team/app:v1`);
+      const pulled = await skopeoPull(`docker://${signet.host}/registry.test/team/app:v1`);
       assert.equal(pulled.top.digest, app.digest);
     });
   });
@@ -98,8 +84,14 @@ describe('pulls through Signet with real clients', () => {
         assert.match(check.stdout, new RegExp(`${escapeRegExp(ref)}\\s+\\S+\\s+${image.digest}\\s+complete`), check.stdout);
       }
       const served = (await signet.logLines()).filter((l) => typeof l.path === 'string' && l.path.startsWith('/v2/') && l.path !== '/v2/');
-      assert.ok(served.some((l) => l.upstream === 'docker.io' && l.repository === 'library/hello'), JSON.stringify(served));
-      assert.ok(served.some((l) => l.upstream === 'registry.test' && l.repository === 'team/app'), JSON.stringify(served));
+      assert.ok(
+        served.some((l) => l.upstream === 'docker.io' && l.repository === 'library/hello'),
+        JSON.stringify(served),
+      );
+      assert.ok(
+        served.some((l) => l.upstream === 'registry.test' && l.repository === 'team/app'),
+        JSON.stringify(served),
+      );
       // containerd went nowhere but Signet, and Signet fetched from the right upstreams
       await corp.accessLog({ until: (log) => log.some((e) => e.method === 'GET' && e.path === `/v2/team/app/manifests/${app.digest}`) });
     } finally {
@@ -122,9 +114,15 @@ describe('pulls through Signet with real clients', () => {
       assert.equal(inspect.code, 0, inspect.stderr);
       assert.deepEqual(JSON.parse(inspect.stdout), [`hello@${hello.digest}`]);
       const served = (await signet.logLines()).filter((l) => l.repository === 'library/hello');
-      assert.ok(served.some((l) => l.path === '/v2/library/hello/manifests/1.0' && l.status === 200), JSON.stringify(served));
+      assert.ok(
+        served.some((l) => l.path === '/v2/library/hello/manifests/1.0' && l.status === 200),
+        JSON.stringify(served),
+      );
       for (const blob of hello.blobs) {
-        assert.ok(served.some((l) => l.path === `/v2/library/hello/blobs/${blob.digest}` && l.status === 200), `blob ${blob.digest} not served by Signet`);
+        assert.ok(
+          served.some((l) => l.path === `/v2/library/hello/blobs/${blob.digest}` && l.status === 200),
+          `blob ${blob.digest} not served by Signet`,
+        );
       }
     } finally {
       await dockerd.stop();

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { rawSocketRequest } from '../harness/http.js';
-import { MANIFEST_ACCEPT, pushBlob, pushImage, pushImageWithLayer, pushManifest, type BlobRef, type PushedImage } from '../harness/images.js';
-import { registryRequest } from '../harness/registry-client.js';
-import { startRegistry, type AccessLogEntry, type Registry } from '../harness/registry.js';
-import { startSignet, type Signet } from '../harness/signet.js';
+import { stopAll } from '../../harness/cleanup.js';
+import { rawSocketRequest } from '../../harness/http.js';
+import { MANIFEST_ACCEPT, pushBlob, pushImage, pushImageWithLayer, pushManifest, type BlobRef, type PushedImage } from '../../harness/images.js';
+import { registryRequest } from '../../harness/registry-client.js';
+import { startRegistry, type AccessLogEntry, type Registry } from '../../harness/registry.js';
+import { startSignet, type Signet } from '../../harness/signet.js';
 
 // The distribution API details clients rely on: the version check, HEAD semantics, ranges, and
 // tag listing with pagination.
@@ -28,10 +29,7 @@ describe('registry protocol', () => {
     for (const tag of TAGS) await pushManifest(upstream, 'library/hello', tag, hello.manifest, hello.mediaType);
     signet = await startSignet({ upstreams: { 'docker.io': { url: upstream.url } }, defaultUpstream: 'docker.io' });
   });
-  after(async () => {
-    await signet?.stop();
-    await upstream?.stop();
-  });
+  after(() => stopAll(signet, upstream));
 
   test('GET /v2/ answers 200 with Docker-Distribution-API-Version', async () => {
     const res = await fetch(`${signet.url}/v2/`);
@@ -48,10 +46,7 @@ describe('registry protocol', () => {
     assert.equal(res.headers.get('docker-content-digest'), hello.digest);
 
     for (const ref of ['1.0', hello.digest]) {
-      const head = await rawSocketRequest(
-        signet.url,
-        `HEAD /v2/library/hello/manifests/${ref} HTTP/1.1\r\nHost: ${signet.host}\r\nAccept: ${MANIFEST_ACCEPT}`,
-      );
+      const head = await rawSocketRequest(signet.url, `HEAD /v2/library/hello/manifests/${ref} HTTP/1.1\r\nHost: ${signet.host}\r\nAccept: ${MANIFEST_ACCEPT}`);
       assert.equal(head.status, 200, `HEAD ${ref}`);
       assert.equal(head.headers['docker-content-digest'], hello.digest);
       assert.equal(head.headers['content-type'], hello.mediaType);
@@ -107,9 +102,7 @@ describe('registry protocol', () => {
       const body = await res.text();
       assert.equal(res.status, 200, body);
       const isTagsList = (e: AccessLogEntry): boolean => e.path === '/v2/library/hello/tags/list';
-      const forwarded = (await upstream.accessLog({ until: (log) => log.slice(logBefore).some(isTagsList) }))
-        .slice(logBefore)
-        .filter(isTagsList);
+      const forwarded = (await upstream.accessLog({ until: (log) => log.slice(logBefore).some(isTagsList) })).slice(logBefore).filter(isTagsList);
       assert.equal(forwarded.length, 1, JSON.stringify(forwarded));
       const sent = new URL(forwarded[0]?.uri ?? '', upstream.url).searchParams;
       const asked = new URLSearchParams(query);

@@ -2,13 +2,15 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MANIFEST_ACCEPT, pushImage, type PushedImage } from '../harness/images.js';
-import { createNotaryCli, type NotaryCli } from '../harness/notary-cli.js';
-import { startNotaryServer, type NotaryServer } from '../harness/notary-server.js';
-import { startRegistry, type Registry } from '../harness/registry.js';
-import { run } from '../harness/process.js';
-import { makeTempDir, removeDir } from '../harness/tmp.js';
-import { REPO_ROOT, startSignet, type Signet } from '../harness/signet.js';
+import { stopAll } from '../../harness/cleanup.js';
+import { MANIFEST_ACCEPT, pushImage, type PushedImage } from '../../harness/images.js';
+import { createNotaryCli, type NotaryCli } from '../../harness/notary-cli.js';
+import { startNotaryServer, type NotaryServer } from '../../harness/notary-server.js';
+import { startRegistry, type Registry } from '../../harness/registry.js';
+import { eventually, poll } from '../../harness/poll.js';
+import { run } from '../../harness/process.js';
+import { makeTempDir, removeDir } from '../../harness/tmp.js';
+import { REPO_ROOT, startSignet, type Signet } from '../../harness/signet.js';
 
 // Enforcement with trust data written by the real notary CLI against a real notary-server:
 // signed tags resolve through the signed digest; everything else is denied with its reason.
@@ -40,8 +42,8 @@ describe('Docker Content Trust enforcement (notary CLI data)', () => {
   let auditPath: string;
 
   before(async () => {
-    [upstream, notary] = await Promise.all([startRegistry(), startNotaryServer({ tls: false })]);
     auditDir = await makeTempDir('audit');
+    [upstream, notary] = await Promise.all([startRegistry(), startNotaryServer({ tls: false })]);
     auditPath = join(auditDir, 'decisions.log');
     cli = await createNotaryCli({ server: notary });
     signed = await pushImage(upstream, 'library/hello', '1.0');
@@ -71,10 +73,8 @@ describe('Docker Content Trust enforcement (notary CLI data)', () => {
     });
   });
   after(async () => {
-    await signet?.stop();
-    await cli?.close();
-    if (auditDir) await removeDir(auditDir);
-    await Promise.all([upstream?.stop(), notary?.stop()]);
+    await stopAll(signet, cli, upstream, notary);
+    await removeDir(auditDir);
   });
 
   test('a signed tag is served as the signed digest, HEAD included', async () => {
@@ -144,9 +144,16 @@ describe('Docker Content Trust enforcement (notary CLI data)', () => {
     assert.match(d.message, /require\.notary\.roots/);
   });
 
-  test('decisions are counted', async () => {
-    assert.ok((await signet.metric('signet_policy_decisions_total', { verdict: 'allowed' })) > 0);
-    assert.ok((await signet.metric('signet_policy_decisions_total', { verdict: 'denied', reason: 'tag_not_signed' })) > 0);
+  test('decisions are counted by verdict and reason', async () => {
+    const allowed = (): Promise<number> => signet.metric('signet_policy_decisions_total', { verdict: 'allowed' });
+    const notSigned = (): Promise<number> => signet.metric('signet_policy_decisions_total', { verdict: 'denied', reason: 'tag_not_signed' });
+    const [allowedBefore, notSignedBefore] = [await allowed(), await notSigned()];
+    assert.equal((await get(signet, '/v2/library/hello/manifests/1.0')).status, 200);
+    assert.equal((await get(signet, '/v2/library/hello/manifests/2.0')).status, 403);
+    await eventually('both decisions counted', async () => {
+      assert.ok((await allowed()) > allowedBefore, 'the allowed pull is counted');
+      assert.ok((await notSigned()) > notSignedBefore, 'the denied pull is counted with its reason');
+    });
   });
 
   test('audit mode lets an unsigned image through and logs what would have been denied', async () => {
@@ -160,24 +167,33 @@ describe('Docker Content Trust enforcement (notary CLI data)', () => {
   });
 
   test('the audit log file has one JSON line per decision with the fields operators need', async () => {
-    let lines: Array<Record<string, unknown>> = [];
-    for (let i = 0; i < 50 && !lines.some((l) => l['verdict'] === 'audited'); i++) {
-      lines = (await readFile(auditPath, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-      if (!lines.some((l) => l['verdict'] === 'audited')) await new Promise((r) => setTimeout(r, 100));
-    }
-    const allowed = lines.find((l) => l['verdict'] === 'allowed' && l['reference'] === '1.0');
-    assert.ok(allowed, 'an allowed decision for hello:1.0');
-    for (const key of ['time', 'client', 'upstream', 'repository', 'reference', 'digest', 'verdict', 'reason', 'signers', 'trust']) assert.ok(key in allowed, `field ${key}`);
+    assert.equal((await get(signet, '/v2/library/hello/manifests/1.0')).status, 200);
+    assert.equal((await get(signet, '/v2/library/hello/manifests/2.0')).status, 403);
+    assert.equal((await get(signet, '/v2/sandbox/tool/manifests/1.0')).status, 200);
+    type Line = Record<string, unknown>;
+    const readLines = async (): Promise<Line[]> =>
+      (await readFile(auditPath, 'utf8').catch(() => ''))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Line);
+    const found = await poll('the three decisions in the audit log', async () => {
+      const lines = await readLines();
+      const allowed = lines.find((l) => l['verdict'] === 'allowed' && l['reference'] === '1.0');
+      const denied = lines.find((l) => l['verdict'] === 'denied' && l['reason'] === 'tag_not_signed');
+      const audited = lines.find((l) => l['verdict'] === 'audited' && l['repository'] === 'sandbox/tool');
+      return allowed && denied && audited ? { allowed, denied } : undefined;
+    });
+    const { allowed, denied } = found;
+    for (const key of ['time', 'client', 'upstream', 'repository', 'reference', 'digest', 'verdict', 'reason', 'signers', 'trust'])
+      assert.ok(key in allowed, `field ${key}`);
     assert.equal(allowed['digest'], signed.digest);
     assert.equal((allowed['trust'] as { name: string }).name, 'docker.io/library/hello');
-    const denied = lines.find((l) => l['verdict'] === 'denied' && l['reason'] === 'tag_not_signed');
-    assert.ok(denied);
     assert.match(String(denied['message']), /not signed/);
-    assert.ok(lines.some((l) => l['verdict'] === 'audited' && l['repository'] === 'sandbox/tool'));
   });
 
   test('signet check gives the verdict with exit codes 0 allowed, 1 denied, 2 error', async () => {
-    const check = (args: string[]) => run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'check', ...args, '--config', signet.configPath], { cwd: REPO_ROOT });
+    const check = (args: string[]) =>
+      run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'check', ...args, '--config', signet.configPath], { cwd: REPO_ROOT });
     const ok = await check(['hello:1.0']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /ALLOWED/);
@@ -190,13 +206,17 @@ describe('Docker Content Trust enforcement (notary CLI data)', () => {
     assert.match(no.stdout, /tag_not_signed/);
     const bad = await check(['UPPER/case:1']);
     assert.equal(bad.code, 2);
-    const inspect = await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'trust', 'inspect', 'hello', '--config', signet.configPath], { cwd: REPO_ROOT });
+    const inspect = await run(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'trust', 'inspect', 'hello', '--config', signet.configPath],
+      { cwd: REPO_ROOT },
+    );
     assert.equal(inspect.code, 0, inspect.stderr);
     assert.match(inspect.stdout, new RegExp(`1\\.0\\s+${signed.digest}`));
     assert.match(inspect.stdout, /timestamp\s+version \d+\s+expires/);
   });
 
-  test('metadata that has expired for Signet\'s clock is denied with the role and time (faketime)', async () => {
+  test("metadata that has expired for Signet's clock is denied with the role and time (faketime)", async () => {
     // notary-server signs timestamps for 14 days; Signet, 15 days ahead, must refuse them.
     // (faketime cannot move Go programs, so the trust data is real and current; Signet's clock moves.)
     const future = await startSignet({

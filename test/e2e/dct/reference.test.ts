@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createDctClient, type DctClient } from '../harness/dct.js';
-import { startDockerd, type Dockerd } from '../harness/dockerd.js';
-import { startNotaryServer, type NotaryServer } from '../harness/notary-server.js';
-import { startRegistry, type Registry } from '../harness/registry.js';
-import { buildScenarios, SCENARIO_NAMES, SKIPPED_SCENARIOS, type BuiltScenarios, type Scenario } from '../harness/scenarios.js';
+import { stopAll } from '../../harness/cleanup.js';
+import { createDctClient, type DctClient } from '../../harness/dct.js';
+import { startDockerd, type Dockerd } from '../../harness/dockerd.js';
+import { startNotaryServer, type NotaryServer } from '../../harness/notary-server.js';
+import { startRegistry, type Registry } from '../../harness/registry.js';
+import { buildScenarios, SCENARIO_NAMES, SKIPPED_SCENARIOS, type BuiltScenarios, type Scenario } from '../../harness/scenarios.js';
 
 // The reference table: for every DCT scenario (real trust data written by the Docker 20.10 CLI
 // and the notary CLI), what the real Docker client decides with DOCKER_CONTENT_TRUST=1.
@@ -25,13 +26,7 @@ describe('DCT reference verdicts of the Docker 20.10 client', () => {
     built = await buildScenarios({ registry, notary, dockerd, primeBeforeRotation: [consumer] });
   });
 
-  after(async () => {
-    await built?.close();
-    await consumer?.close();
-    await dockerd?.stop();
-    await notary?.stop();
-    await registry?.stop();
-  });
+  after(() => stopAll(built, consumer, dockerd, notary, registry));
 
   const scenario = (name: string): Scenario => {
     const found = built?.scenarios.find((s) => s.name === name);

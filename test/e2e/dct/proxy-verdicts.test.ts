@@ -1,12 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createDctClient, type DctClient, type PullVerdict } from '../harness/dct.js';
-import { startDockerd, type Dockerd } from '../harness/dockerd.js';
-import { pollUntil, startNotaryServer, type NotaryServer } from '../harness/notary-server.js';
-import { startRegistry, type Registry } from '../harness/registry.js';
-import { buildScenarios, SCENARIO_NAMES, SKIPPED_SCENARIOS, type BuiltScenarios, type Scenario, type ScenarioName, type Verdict } from '../harness/scenarios.js';
-import { startSignet, type Signet } from '../harness/signet.js';
-import { formatTable, plainPull, shortDigest, signetManifest, verdictOf, type VerdictRow } from '../harness/verdicts.js';
+import { stopAll } from '../../harness/cleanup.js';
+import { createDctClient, type DctClient, type PullVerdict } from '../../harness/dct.js';
+import { startDockerd, type Dockerd } from '../../harness/dockerd.js';
+import { startNotaryServer, type NotaryServer } from '../../harness/notary-server.js';
+import { poll } from '../../harness/poll.js';
+import { startRegistry, type Registry } from '../../harness/registry.js';
+import {
+  buildScenarios,
+  SCENARIO_NAMES,
+  SKIPPED_SCENARIOS,
+  type BuiltScenarios,
+  type Scenario,
+  type ScenarioName,
+  type Verdict,
+} from '../../harness/scenarios.js';
+import { startSignet, type Signet } from '../../harness/signet.js';
+import { formatTable, plainPull, shortDigest, signetManifest, verdictOf, type VerdictRow } from '../../harness/verdicts.js';
 
 // The acceptance table of "Enforce Docker Content Trust": for every DCT scenario (real trust
 // data written by the Docker 20.10 CLI and the notary CLI), the verdict of the real Docker
@@ -151,13 +161,13 @@ describe('DCT verdicts: Docker client vs. a dockerd pulling through Signet', () 
     setupSeconds = (Date.now() - started) / 1000;
   });
 
-  after(async () => {
-    await signet?.stop().catch(() => undefined);
-    await built?.close().catch(() => undefined);
-    await consumer?.close().catch(() => undefined);
-    await Promise.all([referenceDockerd?.stop(), signetDockerd?.stop()].map((p) => p?.catch(() => undefined)));
-    await notary?.stop().catch(() => undefined);
-    await registry?.stop().catch(() => undefined);
+  after(async (t) => {
+    // The table of every row the tests above filled in (whatever their order or outcome).
+    for (const skipped of SKIPPED_SCENARIOS)
+      rows.push({ scenario: skipped.name, docker: '-', signet: '-', reason: 'skipped', note: 'not producible with the real tools' });
+    t.diagnostic(`setup ${setupSeconds.toFixed(0)} s, total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    for (const line of formatTable(rows)) t.diagnostic(line);
+    await stopAll(signet, built, consumer, referenceDockerd, signetDockerd, notary, registry);
   });
 
   const scenario = (name: string): Scenario => {
@@ -208,7 +218,10 @@ describe('DCT verdicts: Docker client vs. a dockerd pulling through Signet', () 
       if (expected.verdict === 'allow') {
         assert.ok(s.expectedDigest, `allow scenario ${s.name} names no digest`);
         const repository = throughSignet(s).slice(0, throughSignet(s).lastIndexOf(':'));
-        assert.ok(pull.repoDigests.includes(`${repository}@${s.expectedDigest}`), `RepoDigests ${JSON.stringify(pull.repoDigests)} lack ${s.expectedDigest}\n${context}`);
+        assert.ok(
+          pull.repoDigests.includes(`${repository}@${s.expectedDigest}`),
+          `RepoDigests ${JSON.stringify(pull.repoDigests)} lack ${s.expectedDigest}\n${context}`,
+        );
         assert.equal(answer.status, 200, context);
         assert.equal(answer.digest, s.expectedDigest, `Signet serves the signed digest\n${context}`);
         if (s.registryDigest !== undefined) assert.notEqual(answer.digest, s.registryDigest, `not the registry's idea of the tag\n${context}`);
@@ -228,10 +241,14 @@ describe('DCT verdicts: Docker client vs. a dockerd pulling through Signet', () 
         const gun = s.gun;
         const intermediate = `/v2/${gun}/_trust/tuf/${rootVersion(s.rootBeforeRotation) + 1}.root.json`;
         const server = notary;
-        const walked = await pollUntil(`Signet's GET ${intermediate} in the notary-server log`, async () => {
-          const hits = notaryRequests(await server.log()).filter((r) => r.userAgent === 'signet' && r.uri === intermediate && r.status === 200);
-          return hits.length > 0 ? hits : undefined;
-        }, 10_000).catch(() => undefined);
+        const walked = await poll(
+          `Signet's GET ${intermediate} in the notary-server log`,
+          async () => {
+            const hits = notaryRequests(await server.log()).filter((r) => r.userAgent === 'signet' && r.uri === intermediate && r.status === 200);
+            return hits.length > 0 ? hits : undefined;
+          },
+          { timeoutMs: 10_000 },
+        ).catch(() => undefined);
         assert.ok(walked, `Signet never fetched ${intermediate}: it did not walk the rotation from the primed root\n${context}`);
         row.reason += ` (walked ${intermediate.slice(intermediate.lastIndexOf('/') + 1)})`;
       }
@@ -256,10 +273,12 @@ describe('DCT verdicts: Docker client vs. a dockerd pulling through Signet', () 
       const context = `${ref}\n--- DCT docker pull (reference) ---\n${reference.output}\n--- through Signet ---\n${pull.output}\n--- GET: HTTP ${answer.status} ${answer.denial?.body ?? ''}`;
       assert.equal(row.docker, 'allow', `the Docker client pulls digests without trust data\n${context}`);
       assert.equal(row.signet, 'deny', context);
-      assert.equal(answer.denial?.status, 403, context);
-      assert.equal(answer.denial?.code, 'DENIED', context);
-      assert.equal(answer.denial?.reason, reason, context);
-      assert.ok(answer.denial?.message && pull.output.includes(answer.denial.message), `the daemon's output carries Signet's message\n${context}`);
+      const denial = answer.denial;
+      assert.ok(denial, context);
+      assert.equal(denial.status, 403, context);
+      assert.equal(denial.code, 'DENIED', context);
+      assert.equal(denial.reason, reason, context);
+      assert.ok(denial.message && pull.output.includes(denial.message), `the daemon's output carries Signet's message\n${context}`);
     });
   };
   digestPull('digest-pull-unsigned-in-signed-repo', 'unsigned-tag-in-signed-repo', 'digest_not_authorised');
@@ -268,7 +287,13 @@ describe('DCT verdicts: Docker client vs. a dockerd pulling through Signet', () 
   test('allowed-pull-counted', async (t) => {
     const s = scenario('signed');
     assert.ok(signet && signetDockerd);
-    const row: VerdictRow = { scenario: 'allowed-pull-counted', docker: '-', signet: '?', reason: '', note: 'signet_policy_decisions_total{verdict="allowed"}' };
+    const row: VerdictRow = {
+      scenario: 'allowed-pull-counted',
+      docker: '-',
+      signet: '?',
+      reason: '',
+      note: 'signet_policy_decisions_total{verdict="allowed"}',
+    };
     rows.push(row);
     const metric = (): Promise<number> => (signet as Signet).metric('signet_policy_decisions_total', { verdict: 'allowed' });
     const before = await metric();
@@ -284,10 +309,4 @@ describe('DCT verdicts: Docker client vs. a dockerd pulling through Signet', () 
   for (const skipped of SKIPPED_SCENARIOS) {
     test(skipped.name, { skip: skipped.reason }, () => undefined);
   }
-
-  test('verdict table', (t) => {
-    for (const skipped of SKIPPED_SCENARIOS) rows.push({ scenario: skipped.name, docker: '-', signet: '-', reason: 'skipped', note: 'not producible with the real tools' });
-    t.diagnostic(`setup ${setupSeconds.toFixed(0)} s, total so far ${((Date.now() - started) / 1000).toFixed(0)} s`);
-    for (const line of formatTable(rows)) t.diagnostic(line);
-  });
 });
