@@ -9,5 +9,7 @@ export function isStronger(candidate: Provenance, current: Provenance | undefine
 
 /** The digests of `digests` (each once) whose kind `provenance` would raise. */
 export function raisedDigests(known: ReadonlyMap<string, Provenance>, digests: readonly string[], provenance: Provenance): string[] {
-  return [...new Set(digests)].filter((d) => isStronger(provenance, known.get(d)));
+  const raised: string[] = [];
+  for (const d of digests) if (isStronger(provenance, known.get(d)) && !raised.includes(d)) raised.push(d);
+  return raised;
 }

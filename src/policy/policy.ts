@@ -49,6 +49,8 @@ type Allow = { reason: string; message?: string; digest?: string; admissions?: r
 export class Policy {
   readonly #o: PolicyOptions;
   readonly #rules: Array<CompiledRule<PolicyRuleConfig>>;
+  /** Requirements bound to their sources, once per rule (the config objects live as long as the policy). */
+  readonly #bound = new WeakMap<RequirementSet, BoundRequirement[]>();
 
   constructor(options: PolicyOptions) {
     this.#o = options;
@@ -91,7 +93,7 @@ export class Policy {
         });
       }
     }
-    const bound = bindRequirements(this.#o.sources, resolved.require);
+    const bound = this.#bind(resolved.require);
     const where = resolved.subject;
     const outcome = await admitTag(
       resolved.require.combine,
@@ -142,7 +144,7 @@ export class Policy {
           digest: request.digest,
         });
     }
-    const bound = bindRequirements(this.#o.sources, resolved.require);
+    const bound = this.#bind(resolved.require);
     const subject = { registry: request.upstream, repository: request.repository, digest: request.digest };
     const verdict = await admitDigest(resolved.require.combine, bound, subject);
     if (!(verdict instanceof Denial)) {
@@ -236,9 +238,18 @@ export class Policy {
   /** Whether `digest` is admitted for the repository: verified provenance, or signed itself. */
   async #admitted(request: RepositoryRequest, resolved: ResolvedRule, digest: string): Promise<boolean> {
     if ((await this.#o.provenance.get(request.upstream, request.repository, digest)) === 'verified') return true;
-    const bound: BoundRequirement[] = bindRequirements(this.#o.sources, resolved.require);
+    const bound: BoundRequirement[] = this.#bind(resolved.require);
     const verdict = await admitDigest(resolved.require.combine, bound, { registry: request.upstream, repository: request.repository, digest });
     return !(verdict instanceof Denial);
+  }
+
+  #bind(require: RequirementSet): BoundRequirement[] {
+    let bound = this.#bound.get(require);
+    if (!bound) {
+      bound = bindRequirements(this.#o.sources, require);
+      this.#bound.set(require, bound);
+    }
+    return bound;
   }
 
   #base(request: RepositoryRequest, resolved: ResolvedRule, kind: DecisionKind, reference: string): Base {

@@ -52,9 +52,16 @@ export class DiskProvenanceStore implements ProvenanceStore {
     return join(repositoryDir(this.#root, upstream, repository), '_lineage');
   }
 
-  #load(key: string, file: string): Promise<Loaded> {
+  /** Keyed by upstream and repository; a repository name never holds a space (OCI name grammar). */
+  static #key(upstream: string, repository: string): string {
+    return `${upstream} ${repository}`;
+  }
+
+  #load(upstream: string, repository: string): Promise<Loaded> {
+    const key = DiskProvenanceStore.#key(upstream, repository);
     const cached = this.#loaded.get(key);
     if (cached) return cached;
+    const file = this.#file(upstream, repository);
     const loading = (async () => {
       await this.#writes.get(key)?.catch(() => undefined);
       return readProvenance(file);
@@ -66,19 +73,19 @@ export class DiskProvenanceStore implements ProvenanceStore {
   }
 
   async get(upstream: string, repository: string, digest: string): Promise<Provenance | undefined> {
-    const file = this.#file(upstream, repository);
-    return (await this.#load(JSON.stringify([upstream, repository]), file)).entries.get(digest);
+    return (await this.#load(upstream, repository)).entries.get(digest);
   }
 
   /** Records `digests`; only new ones, or ones whose kind rises, touch the disk. */
   async record(upstream: string, repository: string, digests: readonly string[], provenance: Provenance): Promise<void> {
     // A digest is written into a line: anything but a digest could forge another line.
-    for (const d of digests) parseDigest(d);
-    const file = this.#file(upstream, repository);
-    const key = JSON.stringify([upstream, repository]);
-    const loaded = await this.#load(key, file);
+    const key = DiskProvenanceStore.#key(upstream, repository);
+    const loaded = await this.#load(upstream, repository);
     const raised = raisedDigests(loaded.entries, digests, provenance);
-    if (raised.length === 0) return;
+    if (raised.length === 0) return; // the hot path: a manifest served again records nothing
+    // Validated before they reach the file, so a crafted string cannot inject a line.
+    for (const d of raised) parseDigest(d);
+    const file = this.#file(upstream, repository);
     for (const d of raised) loaded.entries.set(d, provenance);
     const text = (loaded.endsWithNewline ? '' : '\n') + raised.map((d) => `${FLAG[provenance]} ${d}\n`).join('');
     loaded.endsWithNewline = true;
