@@ -180,53 +180,45 @@ export class Policy {
 
   /** A blob: only when it belongs to a manifest served for this repository. */
   async blob(request: DigestRequest): Promise<void> {
-    const resolved = this.resolve(request.upstream, request.repository);
-    const base = this.#base(request, resolved, 'blob', request.digest);
-    if (resolved.mode === 'off') {
-      this.#allow(base, { reason: 'policy_off', digest: request.digest });
-      return;
-    }
-    const known = await this.#o.provenance.get(request.upstream, request.repository, request.digest);
-    if (known === 'verified' || known === 'artifact') {
-      const what =
-        known === 'verified'
-          ? { reason: 'provenance', message: 'blob of a verified manifest' }
-          : { reason: 'signature_artifact', message: 'blob of a signature artifact of an admitted digest' };
-      this.#allow(base, { ...what, digest: request.digest });
-      return;
-    }
-    this.#refuse(
-      resolved,
-      base,
-      new Denial(
-        'digest_not_authorised',
-        `blob ${request.digest} is not part of any verified image of ${resolved.subject}: pull it through a signed tag (or a signed digest) first`,
-      ),
-      request.digest,
+    await this.#decideDigest(
+      request,
+      'blob',
+      async () => {
+        const known = await this.#o.provenance.get(request.upstream, request.repository, request.digest);
+        if (known === 'verified') return { reason: 'provenance', message: 'blob of a verified manifest' };
+        if (known === 'artifact') return { reason: 'signature_artifact', message: 'blob of a signature artifact of an admitted digest' };
+        return undefined;
+      },
+      (subject) => `blob ${request.digest} is not part of any verified image of ${subject}: pull it through a signed tag (or a signed digest) first`,
     );
   }
 
   /** The referrers of a digest: listed when the digest itself is admitted. */
   async referrers(request: DigestRequest): Promise<void> {
-    const resolved = this.resolve(request.upstream, request.repository);
-    const base = this.#base(request, resolved, 'referrers', request.digest);
-    if (resolved.mode === 'off') {
-      this.#allow(base, { reason: 'policy_off', digest: request.digest });
-      return;
-    }
-    if (await this.#admitted(request, resolved, request.digest)) {
-      this.#allow(base, { reason: 'provenance', message: 'referrers of an admitted digest', digest: request.digest });
-      return;
-    }
-    this.#refuse(
-      resolved,
-      base,
-      new Denial(
-        'digest_not_authorised',
-        `${request.digest} is not part of any verified image of ${resolved.subject}: its referrers are listed once it is admitted`,
-      ),
-      request.digest,
+    await this.#decideDigest(
+      request,
+      'referrers',
+      async (resolved) =>
+        (await this.#admitted(request, resolved, request.digest)) ? { reason: 'provenance', message: 'referrers of an admitted digest' } : undefined,
+      (subject) => `${request.digest} is not part of any verified image of ${subject}: its referrers are listed once it is admitted`,
     );
+  }
+
+  /** One decision about a digest that serves no manifest: off allows, `admit` allows, else digest_not_authorised. */
+  async #decideDigest(
+    request: DigestRequest,
+    kind: DecisionKind,
+    admit: (resolved: ResolvedRule) => Promise<Omit<Allow, 'digest'> | undefined>,
+    refusal: (subject: string) => string,
+  ): Promise<void> {
+    const resolved = this.resolve(request.upstream, request.repository);
+    const base = this.#base(request, resolved, kind, request.digest);
+    const allowed = resolved.mode === 'off' ? { reason: 'policy_off' } : await admit(resolved);
+    if (allowed) {
+      this.#allow(base, { ...allowed, digest: request.digest });
+      return;
+    }
+    this.#refuse(resolved, base, new Denial('digest_not_authorised', refusal(resolved.subject)), request.digest);
   }
 
   /** The tag list of a repository: names only, no content; allowed and recorded under every mode. */
