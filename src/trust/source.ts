@@ -36,8 +36,12 @@ export interface Evidence {
   role?: string;
   /** A key ID, or a certificate identity `{issuer, subject}` rendered as text. */
   key?: string;
+  /** The OIDC issuer of a keyless signer's certificate. */
+  issuer?: string;
   /** When it was signed, if the format knows (a log's integrated time, a timestamp). */
   signedAt?: Date;
+  /** The transparency-log index of the signature's entry, if it has one. */
+  logIndex?: number;
 }
 
 /** The trust metadata a verdict rests on, for the audit log. */
@@ -97,7 +101,20 @@ export type DenyReason =
   | 'too_large'
   | 'malformed'
   | 'trust_unavailable'
-  | 'trust_state_unreadable';
+  | 'trust_state_unreadable'
+  // Formats that sign digests (cosign, Notation):
+  /** No signature of the digest was found (referrers, tag schema, format tags). */
+  | 'no_signature'
+  /** A signature was found but no pinned key or trusted certificate authority vouches for its signer. */
+  | 'untrusted_signer'
+  /** The signer's certificate identity (issuer, subject, extensions) is not one the rule names. */
+  | 'identity_mismatch'
+  /** The rule requires a transparency-log entry and the signature has none that verifies. */
+  | 'no_tlog_entry'
+  /** The signature is valid but claims another digest, or is an attestation rather than a signature. */
+  | 'claim_mismatch'
+  /** Signatures or signature artifacts could not be fetched from the registry. */
+  | 'signatures_unavailable';
 
 /**
  * A refusal with its reason. It is an ordinary `SignetError('DENIED')` for the error
