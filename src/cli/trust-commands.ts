@@ -1,15 +1,18 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import type { Config, NotaryRequirements } from '../config/load.js';
+import type { Config, CosignRequirements, NotaryRequirements } from '../config/load.js';
 import { SignetError, errorMessage } from '../errors.js';
 import { MemoryContent } from '../cache/memory/content.js';
 import { MemoryProvenanceStore } from '../cache/memory/provenance.js';
 import { MemoryTagStore } from '../cache/memory/tags.js';
 import { DiskTrustStateStore } from '../cache/disk/trust-state.js';
+import { RegistrySignatureFetcher } from '../registry/referrers.js';
 import { UpstreamClient } from '../registry/upstream-client.js';
 import { parseReference } from '../registry/names.js';
 import { MemoryAuditLog, type AuditRecord } from '../policy/audit-log.js';
 import { Policy } from '../policy/policy.js';
+import { CosignTrustSource } from '../trust/cosign/cosign-source.js';
+import { createSigstoreVerifier } from '../trust/cosign/sigstore-verifier.js';
 import { NotaryTrustSource } from '../trust/notary/notary-source.js';
 import type { VerifiedNotaryRepo } from '../trust/notary/verified-repo.js';
 import { ManifestService, type ServedManifest } from '../proxy/manifests.js';
@@ -48,6 +51,7 @@ function imageRef(config: Config, image: string, io: Output): ImageRef | undefin
 interface Tools {
   policy: Policy;
   notary: NotaryTrustSource;
+  cosign: CosignTrustSource;
   router: Router;
   manifests: ManifestService;
   audit: MemoryAuditLog;
@@ -69,8 +73,16 @@ function tools(config: Config): Tools {
     missingCacheSeconds: 0,
     servers: new Map([...config.upstreams.values()].map((u) => [u.name, u.trust.notary])),
   });
-  const policy = new Policy({ config, sources: { notary }, provenance: new MemoryProvenanceStore(), audit });
   const upstreams = new Map([...config.upstreams.values()].map((u) => [u.name, new UpstreamClient(u, { logger })]));
+  const fetchers = new Map([...upstreams.values()].map((u) => [u.name, new RegistrySignatureFetcher({ upstream: u, logger })]));
+  const cosign = new CosignTrustSource({
+    fetcherFor: (registry) => fetchers.get(registry),
+    verifier: createSigstoreVerifier(),
+    logger,
+    freshnessSeconds: 0,
+    deniedCacheSeconds: 0,
+  });
+  const policy = new Policy({ config, sources: { notary, cosign }, provenance: new MemoryProvenanceStore(), audit });
   const router = new Router({
     upstreams,
     defaultUpstream: config.defaultUpstream,
@@ -81,6 +93,7 @@ function tools(config: Config): Tools {
   return {
     policy,
     notary,
+    cosign,
     router,
     manifests,
     audit,
@@ -135,6 +148,16 @@ export async function checkImage(config: Config, image: string, json: boolean, i
     const lines = [`${String(report['image'])}: ${record.verdict.toUpperCase()} (mode ${record.mode}, ${record.rule})`];
     if (served && record.verdict === 'allowed') lines.push(`  digest:  ${served.digest} (${served.size} bytes${role ? `, signed in ${role}` : ''})`);
     if (record.signers?.length) lines.push(`  signers: ${record.signers.join(', ')}`);
+    for (const e of record.evidence ?? []) {
+      if (e.format === 'notary') continue;
+      const details = [
+        e.key ? `key ${e.key}` : undefined,
+        e.issuer ? `issuer ${e.issuer}` : undefined,
+        e.logIndex === undefined ? undefined : `log index ${e.logIndex}`,
+        e.signedAt ? `signed ${e.signedAt.toISOString()}` : undefined,
+      ].filter((d) => d !== undefined);
+      lines.push(`  ${e.format}: ${e.signer}${details.length ? ` (${details.join(', ')})` : ''}`);
+    }
     lines.push(`  reason:  ${record.reason}`);
     if (record.verdict !== 'allowed' && record.message) lines.push(`  ${record.message}`);
     if (record.verdict === 'audited') lines.push('  (audit mode: the pull is let through and logged)');
@@ -143,14 +166,28 @@ export async function checkImage(config: Config, image: string, json: boolean, i
   return record.verdict === 'denied' ? EXIT.denied : EXIT.allowed;
 }
 
-/** `signet trust inspect IMAGE`: signed tags, digests, signers, keys and expiries (Notary). */
+/**
+ * `signet trust inspect IMAGE`: for Notary, signed tags, digests, signers, keys and expiries of
+ * the repository; for cosign, every signature of the digest IMAGE's tag resolves to, and whether
+ * each counts under the rule (and why not).
+ */
 export async function inspectTrust(config: Config, image: string, json: boolean, io: Output): Promise<number> {
   const ref = imageRef(config, image, io);
   if (!ref) return EXIT.error;
   const t = tools(config);
   const resolved = t.policy.resolve(ref.registry, ref.repository);
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- Notary is the only format today; others join the union
-  const requirement: NotaryRequirements = resolved.require.entries.find((e) => e.format === 'notary')?.requirement ?? {
+  const cosign = resolved.require.entries.flatMap((e) => (e.format === 'cosign' ? [e.requirement] : []));
+  if (cosign.length > 0 && !resolved.require.entries.some((e) => e.format === 'notary')) {
+    try {
+      return await inspectCosign(t, ref, resolved.subject, cosign, json, io);
+    } catch (err) {
+      io.err(`signet: ${errorMessage(err)}\n`);
+      return err instanceof SignetError && err.code === 'DENIED' ? EXIT.denied : EXIT.error;
+    } finally {
+      await t.close();
+    }
+  }
+  const requirement: NotaryRequirements = resolved.require.entries.flatMap((e) => (e.format === 'notary' ? [e.requirement] : []))[0] ?? {
     server: undefined,
     roots: { keyIds: [], caPems: [], tofu: false },
     signers: [],
@@ -191,6 +228,62 @@ export async function inspectTrust(config: Config, image: string, json: boolean,
   lines.push('', 'Metadata:');
   for (const [role, version] of Object.entries(report.versions))
     lines.push(`  ${role.padEnd(20)} version ${String(version).padEnd(5)} expires ${report.expires[role] ?? '?'}`);
+  io.out(`${lines.join('\n')}\n`);
+  return EXIT.allowed;
+}
+
+async function inspectCosign(
+  t: Tools,
+  ref: ImageRef,
+  subject: string,
+  requirements: readonly CosignRequirements[],
+  json: boolean,
+  io: Output,
+): Promise<number> {
+  const tag = ref.tag ?? 'latest';
+  const target = t.router.resolve(ref.repository, ref.registry);
+  const manifest = await t.manifests.resolveTag(target, tag);
+  const rules = [];
+  for (const requirement of requirements) {
+    const signatures = await t.cosign.inspect({ registry: ref.registry, repository: ref.repository, digest: manifest.digest }, requirement);
+    rules.push({
+      requirement: requirement.path,
+      threshold: requirement.threshold,
+      signatures: signatures.map((s) => ({
+        kind: s.kind,
+        artifact: s.artifact.digest,
+        foundIn: s.artifact.tag ? `${s.artifact.source} ${s.artifact.tag}` : s.artifact.source,
+        ...(s.outcome.ok
+          ? { verified: true as const, signer: s.outcome.signature.signer, evidence: s.outcome.signature.evidence }
+          : { verified: false as const, reason: s.outcome.reason, message: s.outcome.message }),
+      })),
+    });
+  }
+  const report = { image: `${subject}:${tag}`, digest: manifest.digest, rules };
+  if (json) {
+    io.out(`${JSON.stringify(report, null, 2)}\n`);
+    return EXIT.allowed;
+  }
+  const lines = [`cosign signatures of ${report.image} (${report.digest}):`];
+  for (const rule of rules) {
+    const counted = new Set(rule.signatures.flatMap((s) => (s.verified ? [s.signer] : []))).size;
+    lines.push(`  ${rule.requirement}: ${counted} distinct signer(s) verified, ${rule.threshold} required`);
+    if (rule.signatures.length === 0) lines.push('    (no signatures found)');
+    for (const s of rule.signatures) {
+      const head = `    ${s.kind.padEnd(6)} ${s.artifact} (${s.foundIn})`;
+      if (!s.verified) {
+        lines.push(`${head}  NOT COUNTED ${s.reason}: ${s.message}`);
+        continue;
+      }
+      const e = s.evidence;
+      const details = [
+        e.issuer ? `issuer ${e.issuer}` : undefined,
+        e.logIndex === undefined ? undefined : `log index ${e.logIndex}`,
+        e.signedAt ? `signed ${e.signedAt.toISOString()}` : undefined,
+      ].filter((d) => d !== undefined);
+      lines.push(`${head}  OK ${s.signer}${details.length ? ` (${details.join(', ')})` : ''}`);
+    }
+  }
   io.out(`${lines.join('\n')}\n`);
   return EXIT.allowed;
 }

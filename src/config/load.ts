@@ -32,8 +32,29 @@ export interface NotaryRequirements {
   path: string;
 }
 
+/** A certificate identity of keyless cosign signatures; `subject` says how the SAN is matched. */
+export interface CosignIdentity {
+  issuer: string;
+  subject: { kind: 'exact' | 'glob' | 'regexp'; value: string };
+  /** Fulcio extensions (by name or OID) that must be equal. */
+  extensions: Record<string, string>;
+}
+
+export interface CosignRequirements {
+  keys: Array<{ path: string; pem: string }>;
+  identities: CosignIdentity[];
+  /** trusted_root.json as read (validated by the cosign source when it builds trust material). */
+  trustedRoot: { path: string; json: unknown } | undefined;
+  tlog: boolean;
+  threshold: number;
+  /** Repository holding the signatures, at the same upstream (cosign's COSIGN_REPOSITORY). */
+  repository: string | undefined;
+  /** Config path of the requirement, for messages ("policy.rules.2.require.cosign"). */
+  path: string;
+}
+
 /** One format's requirement; adding a format adds a member here and a source in src/trust. */
-export type FormatRequirement = { format: 'notary'; requirement: NotaryRequirements };
+export type FormatRequirement = { format: 'notary'; requirement: NotaryRequirements } | { format: 'cosign'; requirement: CosignRequirements };
 
 /**
  * What a rule requires: every entry (`allOf`) or at least one (`anyOf`). A rule without
@@ -182,9 +203,40 @@ function resolveNotaryRequirements(
   };
 }
 
+function resolveCosignRequirements(r: NonNullable<RawFormats['cosign']>, source: string, path: string): CosignRequirements {
+  let trustedRoot: CosignRequirements['trustedRoot'];
+  if (r.trustedRoot !== undefined) {
+    const text = readSecretFile(source, `${path}.trustedRoot`, r.trustedRoot);
+    try {
+      trustedRoot = { path: r.trustedRoot, json: JSON.parse(text) as unknown };
+    } catch (err) {
+      throw new SignetError('CONFIG_INVALID', `${source}: ${path}.trustedRoot: ${r.trustedRoot} is not JSON: ${errorMessage(err)}`);
+    }
+  }
+  return {
+    keys: r.keys.map((file, i) => ({ path: file, pem: readSecretFile(source, `${path}.keys.${i}`, file) })),
+    identities: r.identities.map((id) => ({
+      issuer: id.issuer,
+      subject:
+        id.subject !== undefined
+          ? { kind: 'exact', value: id.subject }
+          : id.subjectGlob !== undefined
+            ? { kind: 'glob', value: id.subjectGlob }
+            : { kind: 'regexp', value: id.subjectRegExp ?? '' },
+      extensions: id.extensions,
+    })),
+    trustedRoot,
+    tlog: r.tlog,
+    threshold: r.threshold,
+    repository: r.repository,
+    path,
+  };
+}
+
 function resolveFormats(f: RawFormats, server: NotaryServerConfig | undefined, source: string, path: string): FormatRequirement[] {
   const out: FormatRequirement[] = [];
   if (f.notary) out.push({ format: 'notary', requirement: resolveNotaryRequirements(f.notary, server, source, `${path}.notary`) });
+  if (f.cosign) out.push({ format: 'cosign', requirement: resolveCosignRequirements(f.cosign, source, `${path}.cosign`) });
   return out;
 }
 

@@ -141,11 +141,96 @@ const notaryRequirements = z
     }
   });
 
+/**
+ * A certificate identity a keyless cosign signature must carry: the OIDC issuer (exact) and the
+ * subject (SAN email or URI) exactly, as an anchored glob (`*` within a path segment, `**`
+ * across), or as a regular expression Signet anchors; optionally Fulcio certificate extensions
+ * (by name, e.g. githubWorkflowRepository, or by OID) that must be equal.
+ */
+const cosignIdentity = z
+  .object({
+    issuer: z.string().min(1),
+    subject: z.string().min(1).optional(),
+    subjectGlob: z.string().min(1).optional(),
+    subjectRegExp: z
+      .string()
+      .min(1)
+      .refine(
+        (r) => {
+          try {
+            new RegExp(r, 'u');
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { error: 'not a valid regular expression' },
+      )
+      .optional(),
+    extensions: z.record(z.string().min(1), z.string()).default({}),
+  })
+  .strict()
+  .refine((i) => [i.subject, i.subjectGlob, i.subjectRegExp].filter((v) => v !== undefined).length === 1, {
+    error: 'set exactly one of subject, subjectGlob or subjectRegExp',
+  });
+
+/** Sigstore cosign: pinned keys and/or keyless identities under a pinned trusted root. */
+const cosignRequirements = z
+  .object({
+    /** PEM public keys (ECDSA P-256/P-384, Ed25519, RSA) whose signatures count. */
+    keys: z.array(z.string().min(1)).default([]),
+    /** Certificate identities whose keyless signatures count (needs trustedRoot). */
+    identities: z.array(cosignIdentity).default([]),
+    /** trusted_root.json: Fulcio CAs, Rekor and CT log keys, timestamp authorities. */
+    trustedRoot: z.string().min(1).optional(),
+    /** Require a transparency-log entry (off only for key-based signatures made with --tlog-upload=false). */
+    tlog: z.boolean().default(true),
+    /** Distinct keys or identities that must have signed the digest. */
+    threshold: z.number().int().positive().default(1),
+    /** Where the signatures are stored, if not with the image (cosign's COSIGN_REPOSITORY), at the same upstream. */
+    repository: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.keys.length === 0 && r.identities.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'name at least one of keys or identities: who must have signed' });
+    }
+    if (r.identities.length > 0 && r.trustedRoot === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trustedRoot'],
+        message: 'keyless identities need a trustedRoot (trusted_root.json with the Fulcio CAs and log keys)',
+      });
+    }
+    if (r.tlog && r.trustedRoot === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trustedRoot'],
+        message:
+          'a transparency-log entry is required (tlog: true) and needs the log keys of a trustedRoot; set trustedRoot, or tlog: false for key-based signatures made without one',
+      });
+    }
+    if (!r.tlog && r.identities.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tlog'],
+        message: 'tlog: false applies to key-based signatures only: keyless signatures need the log (or a timestamp) for their signing time',
+      });
+    }
+    if (r.threshold > r.keys.length + r.identities.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['threshold'],
+        message: `threshold ${r.threshold} is more than the ${r.keys.length + r.identities.length} keys and identities listed`,
+      });
+    }
+  });
+
 /** The trust formats a rule can require, keyed by `require.<format>`. */
-export const TRUST_FORMATS = ['notary'] as const;
+export const TRUST_FORMATS = ['notary', 'cosign'] as const;
 export type TrustFormat = (typeof TRUST_FORMATS)[number];
 
-const formatRequirements = z.object({ notary: notaryRequirements.optional() }).strict();
+const formatRequirements = z.object({ notary: notaryRequirements.optional(), cosign: cosignRequirements.optional() }).strict();
 
 /**
  * `require: {notary: ...}` (every format listed must admit the image), or

@@ -62,6 +62,14 @@ export class ManifestService {
       : this.#o.policy.manifestByTag({ ...request, tag: reference.tag }, loader);
   }
 
+  /**
+   * What the upstream says a tag means, with no decision: for `signet trust inspect`, which
+   * shows the signatures of that digest. Never used to serve a client.
+   */
+  resolveTag(target: Target, tag: string): Promise<ServedManifest> {
+    return this.#byTag(target, tag);
+  }
+
   #loader(target: Target): ManifestLoader<ServedManifest> {
     return {
       byDigest: async (digest) => {

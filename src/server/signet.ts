@@ -11,6 +11,8 @@ import type { Config } from '../config/load.js';
 import { SignetError, errorMessage } from '../errors.js';
 import { JsonAuditLog, type AuditLog } from '../policy/audit-log.js';
 import { Policy } from '../policy/policy.js';
+import { CosignTrustSource } from '../trust/cosign/cosign-source.js';
+import { createSigstoreVerifier } from '../trust/cosign/sigstore-verifier.js';
 import { NotaryTrustSource } from '../trust/notary/notary-source.js';
 import { BlobService } from '../proxy/blobs.js';
 import { ManifestService } from '../proxy/manifests.js';
@@ -78,7 +80,24 @@ export class Signet {
       clock,
       observer: this.metrics,
     });
-    this.policy = new Policy({ config, sources: { notary: this.#notary }, provenance: this.#storage.provenance, audit: this.#audit, observer: this.metrics });
+    const fetchers = new Map([...this.#upstreams.values()].map((u) => [u.name, new RegistrySignatureFetcher({ upstream: u, logger })]));
+    const cosign = new CosignTrustSource({
+      fetcherFor: (registry) => fetchers.get(registry),
+      verifier: createSigstoreVerifier(),
+      logger,
+      freshnessSeconds: config.trust.freshnessSeconds,
+      deniedCacheSeconds: config.trust.missingCacheSeconds,
+      clock,
+    });
+    // Trust material is built now: a key or trusted root that cannot be used stops the start.
+    for (const rule of config.policy.rules) for (const entry of rule.require.entries) if (entry.format === 'cosign') cosign.prepare(entry.requirement);
+    this.policy = new Policy({
+      config,
+      sources: { notary: this.#notary, cosign },
+      provenance: this.#storage.provenance,
+      audit: this.#audit,
+      observer: this.metrics,
+    });
     const manifests = new ManifestService({
       manifests: this.#storage.manifests,
       tags: this.#storage.tags,
@@ -89,7 +108,6 @@ export class Signet {
       clock,
     });
     const blobs = new BlobService({ store: this.#storage.blobs, policy: this.policy, metrics: this.metrics, logger });
-    const fetchers = new Map([...this.#upstreams.values()].map((u) => [u.name, new RegistrySignatureFetcher({ upstream: u, logger })]));
     const referrers = new ReferrersService({
       policy: this.policy,
       fetcherFor: (target) => fetchers.get(target.upstream.name) ?? new RegistrySignatureFetcher({ upstream: target.upstream, logger }),

@@ -4,7 +4,14 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { DEFAULT_CONFIG_PATH, loadConfigFile, parseConfig } from '../../../src/config/load.js';
+import {
+  DEFAULT_CONFIG_PATH,
+  loadConfigFile,
+  parseConfig,
+  type CosignRequirements,
+  type FormatRequirement,
+  type NotaryRequirements,
+} from '../../../src/config/load.js';
 
 const minimal = `
 upstreams:
@@ -21,6 +28,16 @@ function rejects(text: string, pattern: RegExp): void {
       return true;
     },
   );
+}
+
+function notaryOf(entry: FormatRequirement | undefined): NotaryRequirements {
+  assert.ok(entry?.format === 'notary', `a notary requirement, got ${entry?.format ?? 'none'}`);
+  return entry.requirement;
+}
+
+function cosignOf(entry: FormatRequirement | undefined): CosignRequirements {
+  assert.ok(entry?.format === 'cosign', `a cosign requirement, got ${entry?.format ?? 'none'}`);
+  return entry.requirement;
 }
 
 test('the embedded default config loads as is', async () => {
@@ -82,8 +99,8 @@ policy:
   assert.equal(config.upstreams.get('docker.io')?.trust.notary?.gun, '{registry}/{repository}');
   const [acme, sandbox] = config.policy.rules;
   assert.equal(acme?.mode, 'enforce');
-  const notary = acme.require.entries[0]?.requirement;
-  assert.equal(notary?.threshold, 2, 'threshold defaults to all signers');
+  const notary = notaryOf(acme.require.entries[0]);
+  assert.equal(notary.threshold, 2, 'threshold defaults to all signers');
   assert.equal(notary.roots.tofu, true);
   assert.equal(sandbox?.mode, 'audit');
   assert.equal(config.trust.freshnessSeconds, 60);
@@ -98,8 +115,8 @@ policy:
     /policy\.rules\.0\.require\.anyOf\.0: each entry names exactly one format/,
   );
   rejects(
-    `${upstreamOnly}policy:\n  rules: [{match: "x/**", require: {anyOf: [{cosign: {}}]}}]\n`,
-    /unknown key "policy\.rules\.0\.require\.anyOf\.0\.cosign"/,
+    `${upstreamOnly}policy:\n  rules: [{match: "x/**", require: {anyOf: [{notation: {}}]}}]\n`,
+    /unknown key "policy\.rules\.0\.require\.anyOf\.0\.notation"/,
   );
 });
 
@@ -120,7 +137,7 @@ policy:
   const [move, plain] = config.policy.rules;
   assert.equal(move?.require.combine, 'anyOf');
   assert.deepEqual(
-    move.require.entries.map((e) => [e.format, e.requirement.path, e.requirement.server?.url.port]),
+    move.require.entries.map((e) => [e.format, e.requirement.path, notaryOf(e).server?.url.port]),
     [
       ['notary', 'policy.rules.0.require.anyOf.0.notary', '4444'],
       ['notary', 'policy.rules.0.require.anyOf.1.notary', '4444'],
@@ -128,7 +145,7 @@ policy:
   );
   // No require: Notary with nothing pinned, so pulls are denied with the keys to set.
   assert.equal(plain?.require.combine, 'allOf');
-  assert.deepEqual(plain.require.entries[0]?.requirement.roots, { keyIds: [], caPems: [], tofu: false });
+  assert.deepEqual(notaryOf(plain.require.entries[0]).roots, { keyIds: [], caPems: [], tofu: false });
   assert.equal(config.policy.defaultRequire.entries[0]?.requirement.path, 'policy.rules[].require.notary');
 });
 
@@ -148,4 +165,55 @@ test('credentials come from inline, env or file, exactly one, and are never prin
   rejects(base('{username: u, passwordEnv: NOPE}'), /environment variable NOPE is not set/);
   rejects(base('{username: u, password: a, passwordEnv: B}'), /exactly one of password, passwordFile or passwordEnv/);
   rejects(base(`{username: u, passwordFile: "${join(dir, 'missing')}"}`), /passwordFile: cannot read/);
+});
+
+test('require.cosign: keys and trusted root are read at load, identities say how the subject matches, and contradictions are errors', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'signet-cosign-config-'));
+  const key = join(dir, 'cosign.pub');
+  const root = join(dir, 'trusted_root.json');
+  await writeFile(key, '-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n');
+  await writeFile(root, '{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}');
+  const upstreamOnly = 'upstreams:\n  ghcr.io: {url: "http://127.0.0.1:5001"}\n';
+  const config = parseConfig(
+    `${upstreamOnly}policy:
+  rules:
+    - match: "ghcr.io/acme/**"
+      require:
+        anyOf:
+          - cosign: {keys: ["${key}"], tlog: false}
+          - cosign:
+              trustedRoot: "${root}"
+              threshold: 2
+              identities:
+                - {issuer: "https://token.actions.githubusercontent.com", subjectGlob: "https://github.com/acme/*/.github/workflows/release.yml@refs/tags/*"}
+                - {issuer: "https://accounts.google.com", subject: "release@acme.example", extensions: {githubWorkflowRepository: acme/app}}
+`,
+    't',
+  );
+  const [rule] = config.policy.rules;
+  assert.ok(rule);
+  const keyBased = cosignOf(rule.require.entries[0]);
+  const [firstKey] = keyBased.keys;
+  assert.ok(firstKey);
+  assert.equal(firstKey.path, key);
+  assert.match(firstKey.pem, /BEGIN PUBLIC KEY/);
+  assert.equal(keyBased.tlog, false);
+  assert.equal(keyBased.path, 'policy.rules.0.require.anyOf.0.cosign');
+  const keyless = cosignOf(rule.require.entries[1]);
+  assert.deepEqual(
+    keyless.identities.map((i) => i.subject.kind),
+    ['glob', 'exact'],
+  );
+  assert.equal(keyless.threshold, 2);
+  assert.equal(keyless.tlog, true, 'a transparency-log entry is required by default');
+  assert.deepEqual((keyless.trustedRoot?.json as { mediaType: string }).mediaType, 'application/vnd.dev.sigstore.trustedroot+json;version=0.1');
+  const rule0 = (body: string) => `${upstreamOnly}policy:\n  rules: [{match: "x/**", require: {cosign: ${body}}}]\n`;
+  rejects(rule0('{}'), /name at least one of keys or identities/);
+  rejects(rule0(`{keys: ["${key}"]}`), /tlog: true.*trustedRoot/);
+  rejects(rule0(`{identities: [{issuer: i, subject: s}], tlog: false}`), /keyless identities need a trustedRoot/);
+  rejects(rule0(`{identities: [{issuer: i, subject: s, subjectGlob: g}], trustedRoot: "${root}"}`), /exactly one of subject, subjectGlob or subjectRegExp/);
+  rejects(rule0(`{identities: [{issuer: i, subjectRegExp: "("}], trustedRoot: "${root}"}`), /not a valid regular expression/);
+  rejects(rule0(`{keys: ["${key}"], tlog: false, threshold: 2}`), /threshold 2 is more than the 1 keys and identities/);
+  rejects(rule0(`{keys: ["${join(dir, 'missing.pub')}"], tlog: false}`), /policy\.rules\.0\.require\.cosign\.keys\.0: cannot read/);
+  rejects(rule0(`{keys: ["${key}"], tlg: false}`), /unknown key "policy\.rules\.0\.require\.cosign\.tlg"/);
 });
