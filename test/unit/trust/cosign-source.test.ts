@@ -165,6 +165,27 @@ describe('cosign trust source', () => {
     await deniedWith(source(registry).verify(subject, requirement()), 'too_large', /10000 layers/);
   });
 
+  it('a signature layer whose bytes do not match its descriptor counts for nothing', async () => {
+    const registry = new FakeRegistry();
+    registry.addBundle('alice');
+    registry.blob = async (_repository: string, digest: string): Promise<FetchedBlob> => {
+      await Promise.resolve();
+      throw new SignatureFetchError('digest_mismatch', `the bytes of ${digest} hash to something else`);
+    };
+    await deniedWith(source(registry).verify(subject, requirement()), 'bad_signature', /unusable: the bytes of sha256:[0-9a-f]+ hash to something else/);
+  });
+
+  it('an oversized signature payload is refused before it is fetched', async () => {
+    const registry = new FakeRegistry();
+    registry.addLegacy([{ signer: 'alice' }]);
+    const [descriptor] = registry.descriptors;
+    assert.ok(descriptor);
+    const manifest = registry.manifests.get(descriptor.digest) as { layers: Array<{ size: number }> };
+    for (const layer of manifest.layers) layer.size = 1024 ** 3;
+    registry.blobs.clear();
+    await deniedWith(source(registry).verify(subject, requirement()), 'too_large', /over the \d+-byte limit/);
+  });
+
   it('keeps a verdict for the freshness interval, and a denial for the shorter one', async () => {
     let now = 0;
     const registry = new FakeRegistry();

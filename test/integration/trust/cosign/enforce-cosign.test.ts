@@ -77,6 +77,14 @@ describe('cosign enforcement (real registry, mock Sigstore)', () => {
     await signBundleWithKey(registry, 'bundle/app', await push('movedSigned', 'bundle/app', 'moved'), key, { tlog: sigstore.rekor });
     await push('moved', 'bundle/app', 'moved');
 
+    // Signatures kept in another repository (cosign's COSIGN_REPOSITORY).
+    await signBundleWithKey(registry, 'sigs/store', await push('elsewhere', 'elsewhere/app', '1.0'), key, { tlog: sigstore.rekor });
+    // A multi-platform image whose index nobody signed, and one of whose platform manifests is signed on its own.
+    const platforms = await push('platforms', 'bundle/platforms', '1.0', true);
+    const [signedChild] = platforms.children ?? [];
+    assert.ok(signedChild);
+    await signBundleWithKey(registry, 'bundle/platforms', signedChild, key, { tlog: sigstore.rekor });
+
     await signBundleKeyless(registry, 'keyless/app', await push('keyless', 'keyless/app', '1.0'), { issuer: ISSUER, subject: RELEASE }, { sigstore });
     const evil = 'https://github.com/acme/app.evil.com/.github/workflows/release.yml@refs/tags/v1';
     await signBundleKeyless(registry, 'keyless/app', await push('evil', 'keyless/app', 'evil'), { issuer: ISSUER, subject: evil }, { sigstore });
@@ -90,6 +98,7 @@ describe('cosign enforcement (real registry, mock Sigstore)', () => {
           rules: [
             { match: 'docker.io/legacy/**', require: { cosign: { keys: [keyPath], tlog: false } } },
             { match: 'docker.io/bundle/**', require: { cosign: { keys: [keyPath], trustedRoot: rootPath } } },
+            { match: 'docker.io/elsewhere/**', require: { cosign: { keys: [keyPath], trustedRoot: rootPath, repository: 'sigs/store' } } },
             {
               match: 'docker.io/keyless/**',
               require: {
@@ -145,6 +154,20 @@ describe('cosign enforcement (real registry, mock Sigstore)', () => {
   denied('a tag moved to an unsigned image after signing', 'bundle/app', 'moved', 'no_signature');
   denied('an identity that only looks like the rule', 'keyless/app', 'evil', 'identity_mismatch', /app\.evil\.com/);
 
+  admitted('elsewhere', 'elsewhere/app', '1.0');
+
+  test('a platform manifest signed on its own is admitted by digest; its unsigned sibling is not', async () => {
+    const [signedChild, unsignedChild] = images['platforms']?.children ?? [];
+    assert.ok(signedChild && unsignedChild);
+    const ok = await get(signet, `/v2/bundle/platforms/manifests/${signedChild.digest}`);
+    assert.equal(ok.status, 200, ok.body.toString());
+    const no = await get(signet, `/v2/bundle/platforms/manifests/${unsignedChild.digest}`);
+    assert.equal(no.status, 403);
+    assert.equal(denial(no.body).reason, 'no_signature');
+    // The index itself is not signed.
+    assert.equal(denial((await get(signet, '/v2/bundle/platforms/manifests/1.0')).body).reason, 'no_signature');
+  });
+
   test('decisions name the format, signer and rule; signet check shows the cosign evidence', async () => {
     assert.ok((await signet.metric('signet_policy_decisions_total', { verdict: 'allowed', reason: 'signed' })) >= 3);
     assert.ok((await signet.metric('signet_policy_decisions_total', { verdict: 'denied', reason: 'claim_mismatch' })) >= 1);
@@ -159,7 +182,7 @@ describe('cosign enforcement (real registry, mock Sigstore)', () => {
     assert.match(check.stdout, /ALLOWED/);
     assert.match(check.stdout, new RegExp(`cosign: .*${ISSUER.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
     assert.match(check.stdout, /log index \d+/);
-    assert.match(check.stdout, /policy\.rules\.2/);
+    assert.match(check.stdout, /policy\.rules\.3/);
     const json = await run(
       process.execPath,
       ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'check', 'docker.io/legacy/app:2.0', '--json', '--config', signet.configPath],
