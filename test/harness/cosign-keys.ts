@@ -1,7 +1,8 @@
-import { createHash, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { signEd25519ph, verifyEd25519ph } from './cosign-ed25519ph.js';
+import { runOk } from './process.js';
 
 /**
  * cosign signing keys and the signature scheme cosign uses with each. cosign picks the scheme
@@ -50,14 +51,33 @@ export interface CosignKeyOptions {
   pureEd25519?: boolean;
 }
 
-/** A fresh key pair of `kind`. */
-export function cosignKeyPair(kind: CosignKeyKind, opts: CosignKeyOptions = {}): CosignKey {
+/**
+ * An ECDSA P-256 key made by the openssl CLI (as an operator without cosign would make one), and
+ * a signer that signs with `openssl dgst -sha256 -sign`: DER ECDSA, what cosign writes.
+ */
+export async function opensslKeyPair(dir: string): Promise<{ key: CosignKey; sign: (payload: Buffer) => Promise<Buffer> }> {
+  const keyFile = join(dir, `openssl-${randomUUID()}.key`);
+  await runOk('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyFile]);
+  const privateKey = createPrivateKey(await readFile(keyFile));
+  const key = cosignKeyPair('ecdsa-p256', { from: { privateKey, publicKey: createPublicKey(privateKey) } });
+  const sign = async (payload: Buffer): Promise<Buffer> => {
+    const payloadFile = join(dir, `payload-${randomUUID()}`);
+    const signatureFile = `${payloadFile}.sig`;
+    await writeFile(payloadFile, payload);
+    await runOk('openssl', ['dgst', '-sha256', '-sign', keyFile, '-out', signatureFile, payloadFile]);
+    return readFile(signatureFile);
+  };
+  return { key, sign };
+}
+
+/** A fresh key pair of `kind` (or `opts.from`, an existing one of that kind). */
+export function cosignKeyPair(kind: CosignKeyKind, opts: CosignKeyOptions & { from?: { privateKey: KeyObject; publicKey: KeyObject } } = {}): CosignKey {
   let pair: { privateKey: KeyObject; publicKey: KeyObject };
   let algorithm: SigningAlgorithm;
   let hash: CosignKey['hash'];
   switch (kind) {
     case 'ecdsa-p256':
-      pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      pair = opts.from ?? generateKeyPairSync('ec', { namedCurve: 'P-256' });
       algorithm = 'ecdsa-sha2-256-nistp256';
       hash = 'sha256';
       break;

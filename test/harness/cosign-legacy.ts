@@ -36,6 +36,8 @@ export interface LegacyOptions {
    * DupeDetector keeps the existing signature); this builds what another tool might push.
    */
   keepDuplicates?: boolean;
+  /** Signs the payload bytes instead of the key's private key in process (e.g. the openssl CLI). */
+  sign?: (payload: Buffer) => Promise<Buffer>;
 }
 
 /** The `dev.sigstore.cosign/bundle` annotation: cosign's RekorBundle (pkg/cosign/bundle/rekor.go). */
@@ -149,7 +151,7 @@ export async function signLegacy(
     }
   }
 
-  const signature = signWithKey(key, payload);
+  const signature = opts.sign ? await opts.sign(payload) : signWithKey(key, payload);
   const annotations: Record<string, string> = { [LEGACY_ANNOTATIONS.signature]: signature.toString('base64') };
   const bundle = opts.tlog ? await rekorBundle(opts.tlog, key, payload, signature) : undefined;
   if (bundle) annotations[LEGACY_ANNOTATIONS.bundle] = goJson(bundle).toString('utf8');

@@ -18,7 +18,16 @@
  * Ed25519, SHA-256 for every EC key) does not accept; `signWithKey`/`verifyWithKey` and
  * cosign-ed25519ph.ts check them.
  */
-export { cosignKeyPair, signWithKey, verifyWithKey, type CosignKey, type CosignKeyKind, type CosignKeyOptions, type SigningAlgorithm } from './cosign-keys.js';
+export {
+  cosignKeyPair,
+  opensslKeyPair,
+  signWithKey,
+  verifyWithKey,
+  type CosignKey,
+  type CosignKeyKind,
+  type CosignKeyOptions,
+  type SigningAlgorithm,
+} from './cosign-keys.js';
 export { signEd25519ph, verifyEd25519ph } from './cosign-ed25519ph.js';
 export {
   startMockSigstore,

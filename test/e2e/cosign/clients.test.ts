@@ -7,6 +7,7 @@ import {
   signBundleKeyless,
   signBundleWithKey,
   signLegacy,
+  opensslKeyPair,
   startMockSigstore,
   writeTrustedRoot,
   type MockSigstore,
@@ -19,8 +20,9 @@ import { skopeoPull } from '../../harness/skopeo.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
 
 // Real clients pull cosign-signed images through Signet: skopeo, containerd (hosts.toml) and
-// dockerd (registry-mirrors) get the signed digest of images signed three ways; an unsigned
-// image and one signed with another key are refused to each of them.
+// dockerd (registry-mirrors) get the signed digest of images signed three ways (a legacy .sig
+// made with openssl, a key-based cosign 3 bundle, a keyless bundle from mock Fulcio and Rekor);
+// an unsigned image and one signed with another key are refused to each of them.
 
 const ISSUER = 'https://accounts.example';
 const SIGNER = 'release@acme.example';
@@ -42,8 +44,11 @@ describe('cosign-signed images pulled by skopeo, containerd and dockerd', () => 
     const other = cosignKeyPair('ecdsa-p256');
     const keyPath = await key.writePublicKey(dir);
     const rootPath = await writeTrustedRoot(sigstore, dir);
+    // The legacy signature is made with the openssl CLI, as an operator without cosign would.
+    const openssl = await opensslKeyPair(dir);
+    const opensslKeyPath = await openssl.key.writePublicKey(dir, 'openssl.pub');
     legacy = await pushImage(registry, 'library/legacy', '1.0');
-    await signLegacy(registry, 'library/legacy', legacy, key, { tlog: sigstore.rekor });
+    await signLegacy(registry, 'library/legacy', legacy, openssl.key, { sign: openssl.sign });
     bundle = await pushImage(registry, 'library/bundle', '1.0', { platforms: TWO_PLATFORMS });
     await signBundleWithKey(registry, 'library/bundle', bundle, key, { tlog: sigstore.rekor });
     keyless = await pushImage(registry, 'library/keyless', '1.0');
@@ -63,6 +68,7 @@ describe('cosign-signed images pulled by skopeo, containerd and dockerd', () => 
               require: {
                 anyOf: [
                   { cosign: { keys: [keyPath], trustedRoot: rootPath } },
+                  { cosign: { keys: [opensslKeyPath], tlog: false } },
                   { cosign: { trustedRoot: rootPath, identities: [{ issuer: ISSUER, subject: SIGNER }] } },
                 ],
               },
