@@ -17,7 +17,8 @@ Commands:
                                       the verdict Signet gives a pull of IMAGE (registry/repo:tag),
                                       with reasons and signers; exit 0 allowed, 1 denied, 2 error
   trust inspect IMAGE [--config FILE] [--json]
-                                      signed tags, digests, signers, keys and expiries of IMAGE's repository
+                                      Notary: signed tags, digests, signers, keys and expiries of IMAGE's
+                                      repository; cosign: every signature of IMAGE's digest and whether it counts
 
 Options:
   -c, --config FILE                   config file (default: the embedded config/default.yaml)
