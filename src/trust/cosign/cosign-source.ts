@@ -36,6 +36,13 @@ const BUNDLE_TYPES: ReadonlySet<string> = new Set([
   SIGNATURE_MEDIA_TYPES.sigstoreBundleV03Legacy,
 ]);
 
+/** One signature as it was examined: verified, or refused with a denial. */
+interface Examined {
+  artifact: InspectedSignature['artifact'];
+  kind: InspectedSignature['kind'];
+  outcome: VerifiedSignature | Denial;
+}
+
 /** One signature as `inspect` reports it. */
 export interface InspectedSignature {
   artifact: { digest: string; source: ReferrerDescriptor['source']; tag: string | undefined };
@@ -118,43 +125,17 @@ export class CosignTrustSource implements TrustSource<CosignRequirements> {
   }
 
   async #verify(subject: Subject, requirement: CosignRequirements): Promise<Admission> {
-    const prepared = this.prepare(requirement);
     const where = `${subject.registry}/${subject.repository}@${subject.digest}`;
-    const fetcher = this.#o.fetcherFor(subject.registry);
-    if (!fetcher) throw new Denial('no_trust_config', `${subject.registry} is not an upstream of this Signet: its cosign signatures cannot be fetched`);
-    const repository = requirement.repository ?? subject.repository;
-    const found = await this.#find(fetcher, repository, subject.digest, where);
-    if (found.length === 0) {
+    const examined = await this.#examine(subject, requirement, where);
+    if (examined.length === 0) {
       throw new Denial(
         'no_signature',
         `${where} has no cosign signature${requirement.repository ? ` in ${requirement.repository}` : ''}: sign it (cosign sign) with one of the keys or identities of ${requirement.path}`,
       );
     }
+    // Thresholds count distinct signers: one key signing twice is one signer.
     const signers = new Map<string, VerifiedSignature>();
-    const denials: Denial[] = [];
-    let artifacts = 0;
-    for (const descriptor of found) {
-      if (++artifacts > DEFAULTS.signatureArtifactsMax) break;
-      let signatures: FoundSignature[];
-      try {
-        signatures = await readSignatureArtifact(fetcher, repository, descriptor);
-      } catch (err) {
-        denials.push(asDenial(err, where));
-        continue;
-      }
-      for (const signature of signatures) {
-        try {
-          const verified =
-            signature.kind === 'bundle'
-              ? this.#o.verifier.verifyBundle(signature.bundle, subject.digest, prepared)
-              : this.#o.verifier.verifyLegacy(signature.layer, subject.digest, prepared);
-          // Thresholds count distinct signers: one key signing twice is one signer.
-          if (!signers.has(verified.signer)) signers.set(verified.signer, verified);
-        } catch (err) {
-          denials.push(asDenial(err, where));
-        }
-      }
-    }
+    for (const e of examined) if (!(e.outcome instanceof Denial) && !signers.has(e.outcome.signer)) signers.set(e.outcome.signer, e.outcome);
     if (signers.size >= requirement.threshold) {
       const verified = [...signers.values()];
       return {
@@ -171,7 +152,10 @@ export class CosignTrustSource implements TrustSource<CosignRequirements> {
         `${where} is signed by ${signers.size} of the ${requirement.threshold} distinct signers ${requirement.path} requires ([${[...signers.keys()].join(', ')}])`,
       );
     }
-    throw mostTelling(denials, where);
+    throw mostTelling(
+      examined.flatMap((e) => (e.outcome instanceof Denial ? [e.outcome] : [])),
+      where,
+    );
   }
 
   /**
@@ -180,20 +164,28 @@ export class CosignTrustSource implements TrustSource<CosignRequirements> {
    * not count.
    */
   async inspect(subject: Subject, requirement: CosignRequirements): Promise<InspectedSignature[]> {
+    const examined = await this.#examine(subject, requirement, `${subject.registry}/${subject.repository}@${subject.digest}`);
+    return examined.map(({ artifact, kind, outcome }) => ({
+      artifact,
+      kind,
+      outcome: outcome instanceof Denial ? { ok: false, reason: outcome.reason, message: outcome.message } : { ok: true, signature: outcome },
+    }));
+  }
+
+  /** Finds the digest's signature artifacts (at most signatureArtifactsMax), reads and verifies each signature. */
+  async #examine(subject: Subject, requirement: CosignRequirements, where: string): Promise<Examined[]> {
     const prepared = this.prepare(requirement);
-    const where = `${subject.registry}/${subject.repository}@${subject.digest}`;
     const fetcher = this.#o.fetcherFor(subject.registry);
-    if (!fetcher) throw new Denial('no_trust_config', `${subject.registry} is not an upstream of this Signet`);
+    if (!fetcher) throw new Denial('no_trust_config', `${subject.registry} is not an upstream of this Signet: its cosign signatures cannot be fetched`);
     const repository = requirement.repository ?? subject.repository;
-    const out: InspectedSignature[] = [];
+    const out: Examined[] = [];
     for (const descriptor of (await this.#find(fetcher, repository, subject.digest, where)).slice(0, DEFAULTS.signatureArtifactsMax)) {
       const artifact = { digest: descriptor.digest, source: descriptor.source, tag: descriptor.tag };
       let signatures: FoundSignature[];
       try {
         signatures = await readSignatureArtifact(fetcher, repository, descriptor);
       } catch (err) {
-        const d = asDenial(err, where);
-        out.push({ artifact, kind: descriptor.source === 'tag' ? 'legacy' : 'bundle', outcome: { ok: false, reason: d.reason, message: d.message } });
+        out.push({ artifact, kind: descriptor.source === 'tag' ? 'legacy' : 'bundle', outcome: asDenial(err, where) });
         continue;
       }
       for (const signature of signatures) {
@@ -202,10 +194,9 @@ export class CosignTrustSource implements TrustSource<CosignRequirements> {
             signature.kind === 'bundle'
               ? this.#o.verifier.verifyBundle(signature.bundle, subject.digest, prepared)
               : this.#o.verifier.verifyLegacy(signature.layer, subject.digest, prepared);
-          out.push({ artifact, kind: signature.kind, outcome: { ok: true, signature: verified } });
+          out.push({ artifact, kind: signature.kind, outcome: verified });
         } catch (err) {
-          const d = asDenial(err, where);
-          out.push({ artifact, kind: signature.kind, outcome: { ok: false, reason: d.reason, message: d.message } });
+          out.push({ artifact, kind: signature.kind, outcome: asDenial(err, where) });
         }
       }
     }
