@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../config/load.js';
 import { errorMessage } from '../errors.js';
 import { Signet } from '../server/signet.js';
+import { createSigstoreVerifier } from '../trust/cosign/sigstore-verifier.js';
 import { EXIT, checkImage, inspectTrust, type Output } from './trust-commands.js';
 
 const USAGE = `Usage: signet <command> [options]
@@ -117,6 +118,9 @@ async function verifyConfig(args: string[]): Promise<number> {
   }
   try {
     const config = await loadConfigFile(path);
+    // Keys and trusted roots must also be usable as trust material, as `serve` will need them.
+    const cosign = createSigstoreVerifier();
+    for (const rule of config.policy.rules) for (const entry of rule.require.entries) if (entry.format === 'cosign') cosign.prepare(entry.requirement);
     process.stdout.write(`${path}: valid (${config.upstreams.size} upstream(s), default ${config.defaultUpstream ?? 'none'})\n`);
     return 0;
   } catch (err) {

@@ -26,6 +26,17 @@ test('verify-config: 0 for a valid file, 1 with the offending key path otherwise
   assert.match(no.stderr, /unknown key "upstreams\.docker\.io\.timeout"/);
   assert.equal(signet('verify-config', join(dir, 'missing.yaml')).status, 1);
   assert.equal(signet('verify-config', 'config/default.yaml').status, 0, 'the embedded default is valid');
+  // A cosign key that is not a usable public key is caught here, not at the first pull.
+  const notAKey = join(dir, 'cosign.pub');
+  await writeFile(notAKey, '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n');
+  const cosign = join(dir, 'cosign.yaml');
+  await writeFile(
+    cosign,
+    `upstreams:\n  docker.io: {url: "http://127.0.0.1:5001"}\npolicy:\n  rules: [{match: "docker.io/**", require: {cosign: {keys: ["${notAKey}"], tlog: false}}}]\n`,
+  );
+  const badKey = signet('verify-config', cosign);
+  assert.equal(badKey.status, 1, badKey.stdout);
+  assert.match(badKey.stderr, /policy\.rules\.0\.require\.cosign\.keys\.0/);
 });
 
 test('usage errors are explicit', () => {
