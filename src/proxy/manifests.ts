@@ -4,10 +4,10 @@ import { DEFAULTS } from '../config/defaults.js';
 import { SignetError, errorMessage } from '../errors.js';
 import type { ManifestStore, StoredManifest, TagStore } from '../cache/ports.js';
 import { Inflight } from '../cache/inflight.js';
+import type { ParsedManifest } from '../cache/memoized-manifests.js';
 import { HEADERS, INDEX_MEDIA_TYPES, UPSTREAM_MANIFEST_ACCEPT } from '../registry/media-types.js';
 import { parseManifestReferences } from '../registry/manifest.js';
 import { parseDigest, type Digest, type Reference } from '../registry/names.js';
-import { classifySignatureArtifact } from '../registry/signature-artifacts.js';
 import { header, type UpstreamResponse } from '../registry/upstream-client.js';
 import type { Policy } from '../policy/policy.js';
 import type { ManifestFacts, ManifestLoader } from '../policy/requests.js';
@@ -237,17 +237,19 @@ export class ManifestService {
 
   /** Parses (the upstream's Content-Type stands in for a missing mediaType) and stores verified bytes. */
   async #store(digest: string, bytes: Buffer, contentType: string | undefined): Promise<Parsed> {
-    const mediaType = parseManifestReferences(bytes, contentType).mediaType;
-    const stored: StoredManifest = { digest, mediaType, bytes };
+    const references = parseManifestReferences(bytes, contentType);
+    const stored: ParsedManifest = { digest, mediaType: references.mediaType, bytes, references, children: [...references.manifests, ...references.blobs] };
     await this.#o.manifests.put(stored);
-    const parsed = describe(stored);
-    return parsed;
+    return describe(stored);
   }
 }
 
-/** The facts of stored manifest bytes (already hashed against their digest). */
-function describe(stored: StoredManifest): Parsed {
-  const refs = parseManifestReferences(stored.bytes, stored.mediaType);
+/**
+ * The facts of stored manifest bytes (already hashed against their digest). A store that keeps
+ * manifests parsed (MemoizedManifests) hands over its references; others are parsed here.
+ */
+function describe(stored: StoredManifest | ParsedManifest): Parsed {
+  const refs = 'references' in stored ? stored.references : parseManifestReferences(stored.bytes, stored.mediaType);
   return {
     digest: stored.digest,
     size: stored.bytes.length,
@@ -256,7 +258,6 @@ function describe(stored: StoredManifest): Parsed {
     isIndex: INDEX_MEDIA_TYPES.includes(refs.mediaType),
     children: [...refs.manifests, ...refs.blobs],
     subject: refs.subject,
-    signatureArtifact:
-      !INDEX_MEDIA_TYPES.includes(refs.mediaType) && classifySignatureArtifact(JSON.parse(stored.bytes.toString('utf8')), refs.mediaType).servable,
+    signatureArtifact: refs.signatureArtifact,
   };
 }

@@ -1,6 +1,7 @@
 import { SignetError } from '../errors.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from './media-types.js';
 import { parseDigest } from './names.js';
+import { classifySignatureArtifact } from './signature-artifacts.js';
 
 /** What a manifest's bytes say about its children: the lineage of what it authorises. */
 export interface ManifestReferences {
@@ -17,6 +18,8 @@ export interface ManifestReferences {
   configMediaType: string | undefined;
   /** Media types of the layer descriptors of an image manifest, in order. */
   layerMediaTypes: string[];
+  /** Whether it is a signature artifact that no runtime could run (signature-artifacts.ts); never an index. */
+  signatureArtifact: boolean;
 }
 
 /**
@@ -49,6 +52,7 @@ export function parseManifestReferences(bytes: Buffer, contentType: string | und
     artifactType: typeof doc['artifactType'] === 'string' ? doc['artifactType'] : undefined,
     configMediaType: undefined,
     layerMediaTypes: [],
+    signatureArtifact: false,
   };
   if (INDEX_MEDIA_TYPES.includes(mediaType)) {
     refs.manifests = descriptorDigests(doc['manifests'], 'manifests');
@@ -58,6 +62,8 @@ export function parseManifestReferences(bytes: Buffer, contentType: string | und
     refs.blobs = [...descriptorDigests(config, 'config'), ...descriptorDigests(layers, 'layers')];
     refs.configMediaType = descriptorMediaTypes(config)[0];
     refs.layerMediaTypes = descriptorMediaTypes(layers);
+    // Classified from the document parsed here, so the bytes are parsed once.
+    refs.signatureArtifact = classifySignatureArtifact(doc, mediaType).servable;
   }
   if (doc['subject'] !== undefined) refs.subject = descriptorDigests([doc['subject']], 'subject')[0];
   return refs;
