@@ -6,18 +6,17 @@ import { MemoryContent } from '../cache/memory/content.js';
 import { MemoryProvenanceStore } from '../cache/memory/provenance.js';
 import { MemoryTagStore } from '../cache/memory/tags.js';
 import { DiskTrustStateStore } from '../cache/disk/trust-state.js';
-import { RegistrySignatureFetcher } from '../registry/referrers.js';
 import { UpstreamClient } from '../registry/upstream-client.js';
 import { parseReference } from '../registry/names.js';
 import { MemoryAuditLog, type AuditRecord } from '../policy/audit-log.js';
 import { Policy } from '../policy/policy.js';
-import { CosignTrustSource } from '../trust/cosign/cosign-source.js';
-import { createSigstoreVerifier } from '../trust/cosign/sigstore-verifier.js';
-import { NotaryTrustSource } from '../trust/notary/notary-source.js';
 import type { VerifiedNotaryRepo } from '../trust/notary/verified-repo.js';
 import { ManifestService, type ServedManifest } from '../proxy/manifests.js';
 import type { ProxyMetrics } from '../proxy/observer.js';
 import { Router } from '../proxy/router.js';
+import { createTrustSources } from '../server/trust-sources.js';
+import type { CosignTrustSource } from '../trust/cosign/cosign-source.js';
+import type { NotaryTrustSource } from '../trust/notary/notary-source.js';
 import { parseImageRef, type ImageRef } from './image-ref.js';
 
 /** Exit codes of `signet check`, for CI pipelines. */
@@ -66,21 +65,14 @@ interface Tools {
 function tools(config: Config): Tools {
   const logger: Logger = pino({ level: 'silent' });
   const audit = new MemoryAuditLog();
-  const notary = new NotaryTrustSource({
-    store: new DiskTrustStateStore(join(config.storage.path, 'state', 'trust')),
+  const upstreams = new Map([...config.upstreams.values()].map((u) => [u.name, new UpstreamClient(u, { logger })]));
+  const { notary, cosign } = createTrustSources({
+    config,
+    upstreams,
+    trustState: new DiskTrustStateStore(join(config.storage.path, 'state', 'trust')),
     logger,
     freshnessSeconds: 0,
     missingCacheSeconds: 0,
-    servers: new Map([...config.upstreams.values()].map((u) => [u.name, u.trust.notary])),
-  });
-  const upstreams = new Map([...config.upstreams.values()].map((u) => [u.name, new UpstreamClient(u, { logger })]));
-  const fetchers = new Map([...upstreams.values()].map((u) => [u.name, new RegistrySignatureFetcher({ upstream: u, logger })]));
-  const cosign = new CosignTrustSource({
-    fetcherFor: (registry) => fetchers.get(registry),
-    verifier: createSigstoreVerifier(),
-    logger,
-    freshnessSeconds: 0,
-    deniedCacheSeconds: 0,
   });
   const policy = new Policy({ config, sources: { notary, cosign }, provenance: new MemoryProvenanceStore(), audit });
   const router = new Router({

@@ -11,21 +11,19 @@ import type { Config } from '../config/load.js';
 import { SignetError, errorMessage } from '../errors.js';
 import { JsonAuditLog, type AuditLog } from '../policy/audit-log.js';
 import { Policy } from '../policy/policy.js';
-import { CosignTrustSource } from '../trust/cosign/cosign-source.js';
-import { createSigstoreVerifier } from '../trust/cosign/sigstore-verifier.js';
 import { NotaryTrustSource } from '../trust/notary/notary-source.js';
 import { BlobService } from '../proxy/blobs.js';
 import { ManifestService } from '../proxy/manifests.js';
 import { ReferrersService } from '../proxy/referrers.js';
 import { Router } from '../proxy/router.js';
 import { TagListService } from '../proxy/tag-list.js';
-import { RegistrySignatureFetcher } from '../registry/referrers.js';
 import { UpstreamClient } from '../registry/upstream-client.js';
 import { Metrics } from './metrics.js';
 import { accessLogMiddleware, errorMiddleware } from './middleware.js';
 import { rawErrorResponse } from './oci-errors.js';
 import { registryRoutes } from './registry-routes.js';
 import { diskStorage, type Storage } from './storage.js';
+import { createTrustSources } from './trust-sources.js';
 
 export interface SignetOptions {
   config: Config;
@@ -71,24 +69,18 @@ export class Signet {
       officialNamespaces: new Map([...config.upstreams.values()].map((u) => [u.name, u.officialNamespace])),
     });
     this.#audit = options.audit ?? new JsonAuditLog(config.policy.auditLog);
-    this.#notary = new NotaryTrustSource({
-      store: this.#storage.trustState,
+    const trust = createTrustSources({
+      config,
+      upstreams: this.#upstreams,
+      trustState: this.#storage.trustState,
       logger,
       freshnessSeconds: config.trust.freshnessSeconds,
       missingCacheSeconds: config.trust.missingCacheSeconds,
-      servers: new Map([...config.upstreams.values()].map((u) => [u.name, u.trust.notary])),
       clock,
       observer: this.metrics,
     });
-    const fetchers = new Map([...this.#upstreams.values()].map((u) => [u.name, new RegistrySignatureFetcher({ upstream: u, logger })]));
-    const cosign = new CosignTrustSource({
-      fetcherFor: (registry) => fetchers.get(registry),
-      verifier: createSigstoreVerifier(),
-      logger,
-      freshnessSeconds: config.trust.freshnessSeconds,
-      deniedCacheSeconds: config.trust.missingCacheSeconds,
-      clock,
-    });
+    this.#notary = trust.notary;
+    const { cosign } = trust;
     // Trust material is built now: a key or trusted root that cannot be used stops the start.
     for (const rule of config.policy.rules) for (const entry of rule.require.entries) if (entry.format === 'cosign') cosign.prepare(entry.requirement);
     this.policy = new Policy({
@@ -110,7 +102,12 @@ export class Signet {
     const blobs = new BlobService({ store: this.#storage.blobs, policy: this.policy, metrics: this.metrics, logger });
     const referrers = new ReferrersService({
       policy: this.policy,
-      fetcherFor: (target) => fetchers.get(target.upstream.name) ?? new RegistrySignatureFetcher({ upstream: target.upstream, logger }),
+      fetcherFor: (target) => {
+        // The router hands out configured upstreams only, and each has a fetcher.
+        const fetcher = trust.fetcherFor(target.upstream.name);
+        if (!fetcher) throw new SignetError('INTERNAL', `no signature fetcher for upstream ${target.upstream.name}`);
+        return fetcher;
+      },
     });
     const tagList = new TagListService({ policy: this.policy });
 

@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import type { TrustStateStore } from '../cache/ports.js';
+import { RegistrySignatureFetcher, type SignatureFetcher } from '../registry/referrers.js';
+import type { UpstreamClient, UpstreamObserver } from '../registry/upstream-client.js';
+import { CosignTrustSource } from '../trust/cosign/cosign-source.js';
+import { createSigstoreVerifier } from '../trust/cosign/sigstore-verifier.js';
+import { NotaryTrustSource } from '../trust/notary/notary-source.js';
+
+export interface TrustSourcesOptions {
+  config: Pick<Config, 'upstreams'>;
+  upstreams: ReadonlyMap<string, UpstreamClient>;
+  trustState: TrustStateStore;
+  logger: Logger;
+  /** Seconds a verified trust state or verdict is reused (0: always checked again, as `signet check` does). */
+  freshnessSeconds: number;
+  /** Seconds an absence of trust data, or a cosign denial, is reused. */
+  missingCacheSeconds: number;
+  clock?: () => number;
+  observer?: UpstreamObserver;
+}
+
+export interface TrustSources {
+  notary: NotaryTrustSource;
+  cosign: CosignTrustSource;
+  /** The signature-fetching port of each configured upstream. */
+  fetcherFor(registry: string): SignatureFetcher | undefined;
+}
+
+/** The trust sources of every format, wired the same way for the server and the CLI. */
+export function createTrustSources(o: TrustSourcesOptions): TrustSources {
+  const fetchers = new Map([...o.upstreams.values()].map((u) => [u.name, new RegistrySignatureFetcher({ upstream: u, logger: o.logger })]));
+  const fetcherFor = (registry: string): SignatureFetcher | undefined => fetchers.get(registry);
+  const clock = o.clock === undefined ? {} : { clock: o.clock };
+  return {
+    notary: new NotaryTrustSource({
+      store: o.trustState,
+      logger: o.logger,
+      freshnessSeconds: o.freshnessSeconds,
+      missingCacheSeconds: o.missingCacheSeconds,
+      servers: new Map([...o.config.upstreams.values()].map((u) => [u.name, u.trust.notary])),
+      ...clock,
+      ...(o.observer ? { observer: o.observer } : {}),
+    }),
+    cosign: new CosignTrustSource({
+      fetcherFor,
+      verifier: createSigstoreVerifier(),
+      logger: o.logger,
+      freshnessSeconds: o.freshnessSeconds,
+      deniedCacheSeconds: o.missingCacheSeconds,
+      ...clock,
+    }),
+    fetcherFor,
+  };
+}
