@@ -3,8 +3,24 @@
  * nothing else in the code base hard-codes a limit.
  */
 export const DEFAULTS = {
-  listenHost: '0.0.0.0',
+  listenHost: '127.0.0.1', // loopback: without an auth section only local clients can pull (docs/SECURITY.md)
   listenPort: 5000, // TCP port
+  maxConnections: 1024, // client connections open at once per listener; more are refused at accept
+  clientHeadersTimeoutMs: 10_000, // ms a client has to send the request headers (slower: 408)
+  clientRequestTimeoutMs: 60_000, // ms a client has to send a whole request (slower: 408)
+  clientKeepAliveTimeoutMs: 5_000, // ms an idle keep-alive connection stays open
+  clientSendTimeoutMs: 60_000, // ms a response may wait for a client that reads nothing before the connection is closed
+  clientRequestsPerSecond: 100, // requests per second per client (user, else IP) sustained; 0 turns the limit off
+  clientBurst: 1000, // requests a client may send at once above the sustained rate (token bucket size)
+  rateLimitClients: 100_000, // clients whose request budget is tracked (entries); the least recent are dropped
+  tokenLifetimeSeconds: 300, // seconds a bearer token issued by Signet's /token is valid
+  credentialCacheSeconds: 60, // seconds a verified Basic password is remembered (bcrypt costs ~100 ms per check)
+  credentialCacheEntries: 10_000, // verified credentials remembered (entries)
+  htpasswdMaxBytes: 16 * 1024 ** 2, // bytes of an htpasswd file
+  tokenRequestMaxBytes: 64 * 1024, // bytes of a POST /token form body
+  auditLogMaxBytes: 100 * 1024 ** 2, // bytes of the audit log file before it is rotated
+  auditLogFiles: 5, // rotated audit log files kept besides the current one
+  auditRepeatSeconds: 60, // seconds in which repeated identical denials of one client are summarised in one line
   storagePath: './data',
   storageMaxBytes: 20 * 1024 ** 3, // bytes of blobs and manifests on disk before LRU eviction
   manifestMemoryBytes: 64 * 1024 ** 2, // bytes of verified manifests held in memory
@@ -17,6 +33,7 @@ export const DEFAULTS = {
   upstreamRetryBaseDelayMs: 200, // ms, doubled per attempt (with jitter)
   upstreamRetryMaxDelayMs: 10_000, // ms; a longer Retry-After is not waited for: the error is returned
   upstreamMaxRedirects: 5, // redirects followed server-side for one blob request
+  upstreamBodyTimeoutMs: 30_000, // ms to read a whole small upstream body (error, token, manifest) before giving up
   tokenExpiryMarginSeconds: 15, // seconds before a bearer token's expiry it is considered stale
   tokenDefaultLifetimeSeconds: 60, // seconds; Docker token spec: expires_in defaults to 60
   errorBodyMaxBytes: 64 * 1024, // bytes of an upstream error body read for the message

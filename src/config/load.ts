@@ -20,6 +20,9 @@ export interface NotaryServerConfig {
   credentials: UpstreamCredentials | undefined;
   /** GUN template with `{registry}` and `{repository}`. */
   gun: string;
+  /** Hosts besides the server's origin its token realm may be on. */
+  allowedHosts: string[];
+  allowPrivateAddresses: boolean;
 }
 
 export interface NotaryRequirements {
@@ -66,6 +69,38 @@ export interface RequirementSet {
   entries: FormatRequirement[];
 }
 
+/** Who an access rule or the admin endpoints admit. */
+export type Principal = { kind: 'anonymous' } | { kind: 'authenticated' } | { kind: 'user'; name: string } | { kind: 'group'; name: string };
+
+export interface AccessRuleConfig {
+  /** Position in `auth.access`, for messages and the audit log. */
+  index: number;
+  match: string;
+  pull: Principal[];
+}
+
+export interface TokenIssuerConfig {
+  /** The signing key, as read (PKCS#8 PEM); parsed by the server at start. */
+  key: { path: string; pem: string };
+  issuer: string;
+  service: string;
+  lifetimeSeconds: number;
+  realm: URL | undefined;
+}
+
+/**
+ * Client authentication. `enabled: false` (no `auth` section): every client is anonymous and may
+ * pull everything, which the schema allows only on loopback listeners.
+ */
+export interface AuthConfig {
+  enabled: boolean;
+  htpasswd: string | undefined;
+  groups: Map<string, string[]>;
+  token: TokenIssuerConfig | undefined;
+  clientCertificates: { user: 'commonName' | 'email' } | undefined;
+  access: AccessRuleConfig[];
+}
+
 export interface UpstreamConfig {
   name: string;
   url: URL;
@@ -73,6 +108,11 @@ export interface UpstreamConfig {
   timeouts: { connectMs: number; responseMs: number; idleMs: number };
   retries: { max: number; baseDelayMs: number; maxDelayMs: number };
   maxRedirects: number;
+  /** PEM CA bundle for TLS to the upstream and its token realm; system roots when absent. */
+  ca: string | undefined;
+  /** Hosts (`host`, `host:port`, `*.domain`) besides the upstream's origin that redirects and realms may reach. */
+  allowedHosts: string[];
+  allowPrivateAddresses: boolean;
   officialNamespace: string | undefined;
   trust: { notary: NotaryServerConfig | undefined };
 }
@@ -86,13 +126,41 @@ export interface PolicyRuleConfig {
 }
 
 /** The validated configuration with secrets resolved; the only shape the rest of Signet sees. */
+export interface ListenConfig {
+  host: string;
+  port: number;
+  tls:
+    | {
+        certFile: string;
+        keyFile: string;
+        /** PEM bundle client certificates must chain to (mTLS), as read. */
+        clientCa: string | undefined;
+        clientCertificates: 'optional' | 'required';
+      }
+    | undefined;
+  maxConnections: number;
+  timeouts: { headersMs: number; requestMs: number; keepAliveMs: number; sendMs: number };
+}
+
 export interface Config {
-  listen: { host: string; port: number; tls: { certFile: string; keyFile: string } | undefined };
+  listen: ListenConfig;
+  auth: AuthConfig;
+  /** Admin endpoints (`/metrics`): an own listener (if set), and who may use them. */
+  admin: { listen: { host: string; port: number } | undefined; allow: Principal[] };
+  limits: { clientRequestsPerSecond: number; clientBurst: number };
   storage: { path: string; maxBytes: number };
   cache: { manifestMemoryBytes: number; tagCheckSeconds: number };
   defaultUpstream: string | undefined;
   upstreams: Map<string, UpstreamConfig>;
-  policy: { default: PolicyMode; rules: PolicyRuleConfig[]; auditLog: string; defaultRequire: RequirementSet };
+  policy: {
+    default: PolicyMode;
+    rules: PolicyRuleConfig[];
+    auditLog: string;
+    auditLogMaxBytes: number;
+    auditLogFiles: number;
+    auditRepeatSeconds: number;
+    defaultRequire: RequirementSet;
+  };
   trust: { freshnessSeconds: number; missingCacheSeconds: number };
   log: { level: ParsedConfig['log']['level'] };
 }
@@ -181,6 +249,8 @@ function resolveNotary(n: RawNotary | undefined, source: string, path: string, e
     ca: n.caFile === undefined ? undefined : readSecretFile(source, `${path}.caFile`, n.caFile),
     credentials: resolveCredentials(n.credentials, source, `${path}.credentials`, env),
     gun: n.gun,
+    allowedHosts: n.allowedHosts,
+    allowPrivateAddresses: n.allowPrivateAddresses,
   };
 }
 
@@ -268,6 +338,9 @@ function resolve(cfg: ParsedConfig, source: string, env: NodeJS.ProcessEnv): Con
       timeouts: u.timeouts,
       retries: u.retries,
       maxRedirects: u.maxRedirects,
+      ca: u.caFile === undefined ? undefined : readSecretFile(source, `upstreams.${name}.caFile`, u.caFile),
+      allowedHosts: u.allowedHosts,
+      allowPrivateAddresses: u.allowPrivateAddresses,
       // Docker Hub: "alpine" is "library/alpine" (distribution/reference normalisation).
       officialNamespace: u.officialNamespace ?? (name === 'docker.io' ? 'library' : undefined),
       trust: { notary: resolveNotary(u.trust?.notary, source, `upstreams.${name}.trust.notary`, env) },
@@ -278,14 +351,70 @@ function resolve(cfg: ParsedConfig, source: string, env: NodeJS.ProcessEnv): Con
     const server = resolveNotary(r.trust?.notary, source, `policy.rules.${index}.trust.notary`, env);
     return { index, match: r.match, mode: r.mode, require: resolveRequirements(r.require, server, source, `policy.rules.${index}`) };
   });
+  const tls = cfg.listen.tls;
   return {
-    listen: { host: cfg.listen.host, port: cfg.listen.port, tls: cfg.listen.tls },
+    listen: {
+      host: cfg.listen.host,
+      port: cfg.listen.port,
+      tls: tls && {
+        certFile: tls.certFile,
+        keyFile: tls.keyFile,
+        clientCa: tls.clientCaFile === undefined ? undefined : readSecretFile(source, 'listen.tls.clientCaFile', tls.clientCaFile),
+        clientCertificates: tls.clientCertificates,
+      },
+      maxConnections: cfg.listen.maxConnections,
+      timeouts: cfg.listen.timeouts,
+    },
+    auth: resolveAuth(cfg.auth, source),
+    admin: {
+      listen: cfg.admin?.listen,
+      // Without client authentication everyone is the anonymous local user (loopback only).
+      allow: cfg.admin ? cfg.admin.allow.map(parsePrincipal) : cfg.auth ? [] : [{ kind: 'anonymous' }],
+    },
+    limits: cfg.limits,
     storage: cfg.storage,
     cache: cfg.cache,
     defaultUpstream,
     upstreams,
-    policy: { default: cfg.policy.default, rules, auditLog: cfg.policy.auditLog, defaultRequire: implicitRequirements(undefined, 'policy.rules[]') },
+    policy: {
+      default: cfg.policy.default,
+      rules,
+      auditLog: cfg.policy.auditLog,
+      auditLogMaxBytes: cfg.policy.auditLogMaxBytes,
+      auditLogFiles: cfg.policy.auditLogFiles,
+      auditRepeatSeconds: cfg.policy.auditRepeatSeconds,
+      defaultRequire: implicitRequirements(undefined, 'policy.rules[]'),
+    },
     trust: cfg.trust,
     log: cfg.log,
+  };
+}
+
+export function parsePrincipal(text: string): Principal {
+  if (text === 'anonymous') return { kind: 'anonymous' };
+  if (text === 'authenticated') return { kind: 'authenticated' };
+  if (text.startsWith('group:')) return { kind: 'group', name: text.slice(6) };
+  return { kind: 'user', name: text.slice(5) };
+}
+
+type RawAuth = NonNullable<ParsedConfig['auth']>;
+
+function resolveAuth(a: RawAuth | undefined, source: string): AuthConfig {
+  if (!a) {
+    return { enabled: false, htpasswd: undefined, groups: new Map(), token: undefined, clientCertificates: undefined, access: [] };
+  }
+  return {
+    enabled: true,
+    htpasswd: a.htpasswd,
+    groups: new Map(Object.entries(a.groups)),
+    token: a.token && {
+      key: { path: a.token.keyFile, pem: readSecretFile(source, 'auth.token.keyFile', a.token.keyFile) },
+      issuer: a.token.issuer,
+      service: a.token.service,
+      lifetimeSeconds: a.token.lifetimeSeconds,
+      realm: a.token.realm === undefined ? undefined : new URL(a.token.realm),
+    },
+    clientCertificates: a.clientCertificates,
+    access: a.access.map((r, index) => ({ index, match: r.match, pull: r.pull.map(parsePrincipal) })),
   };
 }

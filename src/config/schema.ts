@@ -36,6 +36,8 @@ const size = z.union([z.number(), z.string()], { error: 'expected a size: bytes 
 });
 
 const port = z.number().int().min(0).max(65535);
+/** `host`, `host:port` or `*.domain` (any subdomain). */
+const ALLOWED_HOST = /^(?:\*\.)?[a-zA-Z0-9.-]+(?::[0-9]{1,5})?$|^\[[0-9a-fA-F:.]+\](?::[0-9]{1,5})?$/;
 const positiveMs = z.number().int().positive();
 
 /** Registry host names as Docker spells them ("docker.io", "ghcr.io", "registry.corp:5000"). */
@@ -60,6 +62,9 @@ const notaryServer = z
     /** PEM CA bundle to verify the trust server's TLS certificate (instead of the system roots). */
     caFile: z.string().min(1).optional(),
     credentials: credentials.optional(),
+    /** Hosts besides the trust server's origin its Bearer realm may be on (`host`, `host:port`, `*.domain`). */
+    allowedHosts: z.array(z.string().regex(ALLOWED_HOST, 'allowed hosts are host, host:port or *.domain')).default([]),
+    allowPrivateAddresses: z.boolean().default(false),
     /** Notary GUN for a repository; `{registry}` and `{repository}` are replaced. */
     gun: z
       .string()
@@ -105,9 +110,63 @@ const upstream = z
         maxDelayMs: DEFAULTS.upstreamRetryMaxDelayMs,
       }),
     maxRedirects: z.number().int().min(0).max(20).default(DEFAULTS.upstreamMaxRedirects),
+    /** PEM CA bundle for the upstream's TLS certificates (and its token realm's), instead of the system roots. */
+    caFile: z.string().min(1).optional(),
+    /**
+     * Hosts besides the upstream's own origin that its redirects (blob storage) and Bearer
+     * realms (token servers) may point to: `host`, `host:port` or `*.domain`.
+     */
+    allowedHosts: z.array(z.string().regex(ALLOWED_HOST, 'allowed hosts are host, host:port or *.domain')).default([]),
+    /** Let redirects and realms reach loopback, link-local and private addresses (off: SSRF guard). */
+    allowPrivateAddresses: z.boolean().default(false),
     /** Docker Hub convention: a one-component name means "library/<name>". */
     officialNamespace: z.string().optional(),
     trust: trustServers.optional(),
+  })
+  .strict();
+
+/**
+ * Who an access rule grants: `anonymous` (every client), `authenticated` (any known user),
+ * `user:<name>` or `group:<name>` (a group of `auth.groups`).
+ */
+const PRINCIPAL = /^(?:anonymous|authenticated|user:[^\s:]+|group:[^\s:]+)$/;
+const principal = z.string().regex(PRINCIPAL, 'principals are anonymous, authenticated, user:<name> or group:<name>');
+
+const accessRule = z
+  .object({
+    /** `<registry>/<repository>` glob, as in policy rules; the most specific match decides. */
+    match: z.string().min(1),
+    pull: z.array(principal).default([]),
+  })
+  .strict();
+
+const auth = z
+  .object({
+    /** Apache htpasswd file with bcrypt hashes (`htpasswd -B`); re-read when it changes. */
+    htpasswd: z.string().min(1).optional(),
+    /** Group name → user names, for `group:<name>` principals. */
+    groups: z.record(z.string().regex(/^[^\s:]+$/, 'group names have no spaces or colons'), z.array(z.string().min(1))).default({}),
+    /** Signet as its own Docker token issuer (`/token`): `docker login` and containerd host credentials. */
+    token: z
+      .object({
+        /** PKCS#8 PEM private key (EC P-256, Ed25519 or RSA) that signs the tokens. */
+        keyFile: z.string().min(1),
+        issuer: z.string().min(1).default('signet'),
+        /** The `service` clients name in token requests (and the tokens' audience). */
+        service: z.string().min(1).default('signet'),
+        lifetimeSeconds: z.number().int().positive().max(86_400).default(DEFAULTS.tokenLifetimeSeconds),
+        /** Absolute URL of `/token` for the challenge; default: the request's own origin. */
+        realm: z.url().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Users from TLS client certificates (needs listen.tls.clientCaFile). */
+    clientCertificates: z
+      .object({ user: z.enum(['commonName', 'email']).default('commonName') })
+      .strict()
+      .optional(),
+    /** Who may pull what; a repository no rule matches cannot be pulled by anyone. */
+    access: z.array(accessRule).default([]),
   })
   .strict();
 
@@ -266,6 +325,19 @@ const rule = z
   })
   .strict();
 
+const CLIENT_TIMEOUTS = {
+  headersMs: DEFAULTS.clientHeadersTimeoutMs,
+  requestMs: DEFAULTS.clientRequestTimeoutMs,
+  keepAliveMs: DEFAULTS.clientKeepAliveTimeoutMs,
+  sendMs: DEFAULTS.clientSendTimeoutMs,
+};
+
+/** Host names and addresses that only this machine reaches. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(?:\.\d{1,3}){3}$/.test(h);
+}
+
 export const configSchema = z
   .object({
     listen: z
@@ -273,12 +345,49 @@ export const configSchema = z
         host: z.string().min(1).default(DEFAULTS.listenHost),
         port: port.default(DEFAULTS.listenPort),
         tls: z
-          .object({ certFile: z.string().min(1), keyFile: z.string().min(1) })
+          .object({
+            certFile: z.string().min(1),
+            keyFile: z.string().min(1),
+            /** PEM CA bundle for client certificates (mTLS); clients without one are asked for other credentials unless required. */
+            clientCaFile: z.string().min(1).optional(),
+            clientCertificates: z.enum(['optional', 'required']).default('optional'),
+          })
           .strict()
           .optional(),
+        maxConnections: z.number().int().positive().default(DEFAULTS.maxConnections),
+        timeouts: z
+          .object({
+            headersMs: positiveMs.default(DEFAULTS.clientHeadersTimeoutMs),
+            requestMs: positiveMs.default(DEFAULTS.clientRequestTimeoutMs),
+            keepAliveMs: positiveMs.default(DEFAULTS.clientKeepAliveTimeoutMs),
+            sendMs: positiveMs.default(DEFAULTS.clientSendTimeoutMs),
+          })
+          .strict()
+          .default(CLIENT_TIMEOUTS),
       })
       .strict()
-      .default({ host: DEFAULTS.listenHost, port: DEFAULTS.listenPort }),
+      .default({ host: DEFAULTS.listenHost, port: DEFAULTS.listenPort, maxConnections: DEFAULTS.maxConnections, timeouts: CLIENT_TIMEOUTS }),
+    /** Client authentication and per-repository pull permissions. Absent: anonymous pulls, loopback listeners only. */
+    auth: auth.optional(),
+    /** `/metrics` (and other admin endpoints): their own listener, and who may use them. */
+    admin: z
+      .object({
+        listen: z
+          .object({ host: z.string().min(1).default('127.0.0.1'), port: port })
+          .strict()
+          .optional(),
+        /** Principals allowed on the admin endpoints (on the main listener, or the admin listener). */
+        allow: z.array(principal).default([]),
+      })
+      .strict()
+      .optional(),
+    limits: z
+      .object({
+        clientRequestsPerSecond: z.number().nonnegative().default(DEFAULTS.clientRequestsPerSecond),
+        clientBurst: z.number().int().positive().default(DEFAULTS.clientBurst),
+      })
+      .strict()
+      .default({ clientRequestsPerSecond: DEFAULTS.clientRequestsPerSecond, clientBurst: DEFAULTS.clientBurst }),
     storage: z
       .object({
         path: z.string().min(1).default(DEFAULTS.storagePath),
@@ -301,9 +410,21 @@ export const configSchema = z
         rules: z.array(rule).default([]),
         /** Audit log destination: a file path, or "-" for stdout. */
         auditLog: z.string().min(1).default('-'),
+        /** A file audit log is rotated at this size (`<file>.1` ... `<file>.<auditLogFiles>`). */
+        auditLogMaxBytes: size.default(DEFAULTS.auditLogMaxBytes),
+        auditLogFiles: z.number().int().min(1).max(100).default(DEFAULTS.auditLogFiles),
+        /** Repeated identical denials of one client within this many seconds are summarised (0: every one logged). */
+        auditRepeatSeconds: z.number().nonnegative().default(DEFAULTS.auditRepeatSeconds),
       })
       .strict()
-      .default({ default: 'enforce', rules: [], auditLog: '-' }),
+      .default({
+        default: 'enforce',
+        rules: [],
+        auditLog: '-',
+        auditLogMaxBytes: DEFAULTS.auditLogMaxBytes,
+        auditLogFiles: DEFAULTS.auditLogFiles,
+        auditRepeatSeconds: DEFAULTS.auditRepeatSeconds,
+      }),
     trust: z
       .object({
         /** Seconds a verified trust state is used before the timestamp is fetched again. */
@@ -322,6 +443,33 @@ export const configSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    if (cfg.auth === undefined && !isLoopbackHost(cfg.listen.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth'],
+        message: `listen.host ${cfg.listen.host} accepts clients from the network, and without an auth section every one of them would pull anonymously with Signet's upstream credentials: configure auth (htpasswd, token) with access rules, or grant anonymous pull explicitly with auth: {access: [{match: "**", pull: [anonymous]}]}`,
+      });
+    }
+    if (cfg.auth) {
+      const groups = cfg.auth.groups;
+      const check = (list: readonly string[], path: Array<string | number>): void =>
+        list.forEach((p, i) => {
+          if (p.startsWith('group:') && !(p.slice(6) in groups)) {
+            ctx.addIssue({ code: 'custom', path: [...path, i], message: `group ${p.slice(6)} is not defined in auth.groups` });
+          }
+        });
+      cfg.auth.access.forEach((r, i) => check(r.pull, ['auth', 'access', i, 'pull']));
+      if (cfg.admin) check(cfg.admin.allow, ['admin', 'allow']);
+      if (cfg.auth.clientCertificates && !cfg.listen.tls?.clientCaFile) {
+        ctx.addIssue({ code: 'custom', path: ['auth', 'clientCertificates'], message: 'client certificates need listen.tls.clientCaFile (the CA bundle they must chain to)' });
+      }
+    }
+    if (cfg.listen.tls?.clientCertificates === 'required' && !cfg.listen.tls.clientCaFile) {
+      ctx.addIssue({ code: 'custom', path: ['listen', 'tls', 'clientCertificates'], message: 'required client certificates need listen.tls.clientCaFile' });
+    }
+    if (cfg.admin?.listen && cfg.admin.listen.port === cfg.listen.port && cfg.admin.listen.port !== 0 && cfg.admin.listen.host === cfg.listen.host) {
+      ctx.addIssue({ code: 'custom', path: ['admin', 'listen', 'port'], message: 'the admin listener needs a port of its own' });
+    }
     if (cfg.defaultUpstream !== undefined && !(cfg.defaultUpstream in cfg.upstreams)) {
       ctx.addIssue({
         code: 'custom',

@@ -33,10 +33,13 @@ export class NotaryRemote implements MetadataFetcher {
         timeouts: { connectMs: DEFAULTS.notary.connectTimeoutMs, responseMs: DEFAULTS.notary.responseTimeoutMs, idleMs: DEFAULTS.notary.idleTimeoutMs },
         retries: { max: DEFAULTS.notary.retries, baseDelayMs: DEFAULTS.notary.retryBaseDelayMs, maxDelayMs: DEFAULTS.notary.retryMaxDelayMs },
         maxRedirects: 0,
+        ca: server.ca,
+        allowedHosts: server.allowedHosts,
+        allowPrivateAddresses: server.allowPrivateAddresses,
         officialNamespace: undefined,
         trust: { notary: undefined },
       },
-      { logger: options.logger, ...(options.observer ? { observer: options.observer } : {}), ...(server.ca ? { ca: server.ca } : {}) },
+      { logger: options.logger, ...(options.observer ? { observer: options.observer } : {}) },
     );
   }
 

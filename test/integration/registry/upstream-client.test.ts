@@ -40,6 +40,9 @@ function upstreamConfig(url: string, o: ConfigOptions = {}): UpstreamConfig {
     timeouts: { connectMs: 2_000, responseMs: 5_000, idleMs: 5_000, ...o.timeouts },
     retries: { max: 3, baseDelayMs: 100, maxDelayMs: 10_000, ...o.retries },
     maxRedirects: o.maxRedirects ?? 5,
+    ca: undefined,
+    allowedHosts: [],
+    allowPrivateAddresses: false,
     officialNamespace: undefined,
     trust: { notary: undefined },
   };

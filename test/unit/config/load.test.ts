@@ -50,7 +50,7 @@ test('the embedded default config loads as is', async () => {
 
 test('defaults fill every omitted key', () => {
   const config = parseConfig(minimal, 'test.yaml');
-  assert.equal(config.listen.host, '0.0.0.0');
+  assert.equal(config.listen.host, '127.0.0.1');
   assert.equal(config.defaultUpstream, 'docker.io', 'a single upstream is the default');
   const u = config.upstreams.get('docker.io');
   assert.equal(u?.retries.max, 3);

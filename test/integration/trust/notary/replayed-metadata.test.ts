@@ -47,7 +47,7 @@ const TOFU: RootPinning = { keyIds: [], caPems: [], tofu: true };
 const DAY = 24 * 60 * 60 * 1000;
 const MiB = 1024 * 1024;
 const LOAD: NotaryLoadOptions = {
-  server: { url: new URL(SERVER), ca: undefined, credentials: undefined, gun: '{registry}/{repository}' },
+  server: { url: new URL(SERVER), ca: undefined, credentials: undefined, gun: '{registry}/{repository}', allowedHosts: [], allowPrivateAddresses: false },
   roots: { keyIds: [], caPems: [], tofu: true },
   path: 'policy.rules.0.require.notary',
 };

@@ -50,7 +50,7 @@ const SERVER = 'http://127.0.0.1:4443';
 const TOFU: RootPinning = { keyIds: [], caPems: [], tofu: true };
 const DAY = 24 * 60 * 60 * 1000;
 const LOAD: NotaryLoadOptions = {
-  server: { url: new URL(SERVER), ca: undefined, credentials: undefined, gun: '{registry}/{repository}' },
+  server: { url: new URL(SERVER), ca: undefined, credentials: undefined, gun: '{registry}/{repository}', allowedHosts: [], allowPrivateAddresses: false },
   roots: { keyIds: [], caPems: [], tofu: true },
   path: 'policy.rules.0.require.notary',
 };
