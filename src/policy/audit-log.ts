@@ -4,8 +4,8 @@ import type { Evidence, TrustProvenance } from '../trust/source.js';
 
 export type Verdict = 'allowed' | 'denied' | 'audited';
 
-/** What a decision was about. */
-export type DecisionKind = 'manifest' | 'blob' | 'referrers' | 'tags';
+/** What a decision was about: content, or (access) who may pull / (admin) use the admin endpoints. */
+export type DecisionKind = 'manifest' | 'blob' | 'referrers' | 'tags' | 'access' | 'admin';
 
 /** One line per decision (docs/ARCHITECTURE.md, "Decisions"). */
 export interface AuditRecord {

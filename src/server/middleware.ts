@@ -6,6 +6,8 @@ import { toOciError } from './oci-errors.js';
 
 export interface RequestState {
   route: string;
+  /** The authenticated user, when the client proved one (Basic, Bearer token, client certificate). */
+  user?: string;
   upstream?: string;
   repository?: string;
   cache?: 'hit' | 'miss';
