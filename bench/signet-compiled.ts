@@ -63,6 +63,8 @@ export function signetConfig(opts: CompiledSignetOptions, port: number, dir: str
       rules: [{ match: 'docker.io/**', mode: 'enforce', require: { notary: { roots: { tofu: true } } } }],
     },
     trust: { freshnessSeconds: 60 },
+    // The one load generator stands for a whole site's daemons: a per-client limit would measure itself.
+    limits: { clientRequestsPerSecond: 0 },
     log: { level: 'warn' },
   };
 }
