@@ -24,6 +24,11 @@ export interface Containerd {
    * to the real registry on the internet.
    */
   writeHosts(registryName: string, mirrorUrl: string): Promise<string>;
+  /**
+   * Writes `toml` verbatim as `<dir>/<registryName>/hosts.toml` (`dir`: hostsDir unless given),
+   * for tests of a hosts.toml exactly as documented; returns its path.
+   */
+  writeHostsFile(registryName: string, toml: string, dir?: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -84,6 +89,12 @@ export async function startContainerd(): Promise<Containerd> {
             '\n',
           ),
         );
+        return path;
+      },
+      writeHostsFile: async (registryName, toml, root = hostsDir) => {
+        await mkdir(join(root, registryName), { recursive: true });
+        const path = join(root, registryName, 'hosts.toml');
+        await writeFile(path, toml);
         return path;
       },
       stop: async () => {

@@ -23,6 +23,11 @@ export interface DockerdOptions {
   insecureRegistries?: string[];
   /** Use a harness-started containerd even without a system one (default: only when there is one). */
   privateContainerd?: boolean;
+  /**
+   * HTTP(S)_PROXY of the daemon: where its fallback to registry-1.docker.io goes (a fake registry
+   * records the CONNECT). Default: a closed loopback port, so the fallback goes nowhere.
+   */
+  proxy?: string;
 }
 
 export interface Dockerd {
@@ -99,7 +104,7 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
     // When a mirror answers with an error dockerd falls back to the real registry. Point its
     // proxy settings at a closed loopback port so that fallback (and its DNS lookup) goes
     // nowhere; Go never proxies loopback addresses, so the mirrors are reached directly.
-    const deadProxy = `http://127.0.0.1:${await freePort()}`;
+    const deadProxy = opts.proxy ?? `http://127.0.0.1:${await freePort()}`;
     const daemonEnv: NodeJS.ProcessEnv = {
       ...process.env,
       HTTP_PROXY: deadProxy,

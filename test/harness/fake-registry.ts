@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { sha256Digest } from './streams.js';
 
 /**
@@ -12,7 +13,8 @@ import { sha256Digest } from './streams.js';
  * until the client leaves or a test releases them.
  *
  * It serves the manifests and blobs it is given (GET and HEAD, OCI error bodies otherwise),
- * optionally behind HTTP Basic, and records every request. Three layers answer, first match
+ * optionally behind HTTP Basic, and records every request (a CONNECT too: as an HTTP(S)_PROXY it
+ * records and refuses the tunnels a client asks for). Three layers answer, first match
  * wins: a `handler`, which takes over any request it answers and calls `next()` to pass it on;
  * then the answers set per path with `route()`; then the built-in manifests and blobs.
  *
@@ -186,6 +188,14 @@ export async function startFakeRegistry(options: FakeRegistryOptions | FakeHandl
       return;
     }
     Promise.resolve(opts.handler(req, res, () => routes(req, res, request))).catch(() => res.destroy());
+  });
+  // As an HTTP(S)_PROXY: a CONNECT (a client tunnelling to some other host) is recorded, with
+  // the target host:port as `url` and `path`, and refused; nothing is tunnelled anywhere.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    const target = req.url ?? '';
+    seen.push({ method: req.method ?? 'CONNECT', url: target, path: target, query: '', headers: req.headers });
+    socket.on('error', () => undefined);
+    socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
