@@ -29,7 +29,8 @@ test('the embedded default listens on loopback, lets local clients pull anonymou
   assert.deepEqual(config.admin.allow, [{ kind: 'anonymous' }]);
   assert.equal(config.admin.listen, undefined);
   const hub = config.upstreams.get('docker.io');
-  assert.ok(hub?.allowedHosts.includes('auth.docker.io'), "Docker Hub's token server is an allowed realm host");
+  assert.ok(hub);
+  assert.ok(hub.allowedHosts.includes('auth.docker.io'), "Docker Hub's token server is an allowed realm host");
   assert.equal(hub.allowPrivateAddresses, false);
 });
 
