@@ -1,10 +1,11 @@
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import type { UpstreamObserver } from '../registry/upstream-client.js';
 import type { DecisionObserver } from '../policy/policy.js';
+import type { AccessObserver, AuthFailureReason } from '../policy/access.js';
 import type { ProxyMetrics } from '../proxy/observer.js';
 
 /** Prometheus metrics, on a registry of their own (no process-global state). */
-export class Metrics implements UpstreamObserver, DecisionObserver, ProxyMetrics {
+export class Metrics implements UpstreamObserver, DecisionObserver, AccessObserver, ProxyMetrics {
   readonly registry = new Registry();
   readonly httpRequests = new Counter({
     name: 'signet_http_requests_total',
@@ -42,6 +43,12 @@ export class Metrics implements UpstreamObserver, DecisionObserver, ProxyMetrics
     labelNames: ['upstream'] as const,
     registers: [this.registry],
   });
+  readonly upstreamRefused = new Counter({
+    name: 'signet_upstream_refused_total',
+    help: 'Redirects and token realms of upstreams that Signet refused to follow, by upstream and reason (e.g. redirect_host_not_allowed, realm_plain_http)',
+    labelNames: ['upstream', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly digestMismatches = new Counter({
     name: 'signet_digest_mismatches_total',
     help: 'Upstream content whose bytes did not match the requested digest or size, by kind',
@@ -68,8 +75,19 @@ export class Metrics implements UpstreamObserver, DecisionObserver, ProxyMetrics
     registers: [this.registry],
   });
 
+  readonly authFailures = new Counter({
+    name: 'signet_auth_failures_total',
+    help: 'Client credentials that proved no user (bad password, bad or expired token, bad certificate), by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'signet_' });
+  }
+
+  authFailure(reason: AuthFailureReason): void {
+    this.authFailures.inc({ reason });
   }
 
   decision(verdict: string, reason: string): void {
@@ -78,5 +96,9 @@ export class Metrics implements UpstreamObserver, DecisionObserver, ProxyMetrics
 
   request(upstream: string, method: string, status: number | 'error'): void {
     this.upstreamRequests.inc({ upstream, method, status: String(status) });
+  }
+
+  refused(upstream: string, reason: string): void {
+    this.upstreamRefused.inc({ upstream, reason });
   }
 }

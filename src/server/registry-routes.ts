@@ -16,6 +16,8 @@ export interface RegistryRoutesOptions {
   blobs: BlobService;
   referrers: ReferrersService;
   tagList: TagListService;
+  /** Client access check, once the repository is known (throws 401/403); absent: everybody may pull. */
+  authorize?: (ctx: Context, target: Target) => void;
 }
 
 const MANIFEST_OR_BLOB = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/;
@@ -82,6 +84,7 @@ function resolve(ctx: Context, options: RegistryRoutesOptions, name: string): Ta
   const state = ctx.state as RequestState;
   state.upstream = target.upstream.name;
   state.repository = target.repository;
+  options.authorize?.(ctx, target);
   return target;
 }
 

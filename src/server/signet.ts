@@ -1,5 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +20,11 @@ import { Router } from '../proxy/router.js';
 import { TagListService } from '../proxy/tag-list.js';
 import { UpstreamClient } from '../registry/upstream-client.js';
 import { Metrics } from './metrics.js';
+import { authMiddleware } from './auth/auth-middleware.js';
+import { ClientAuth } from './auth/client-auth.js';
+import { handshakeFailure } from './auth/client-certificate.js';
+import { requireAdmin, pullGuard } from './auth/guards.js';
+import { tokenEndpoint } from './auth/token-endpoint.js';
 import { accessLogMiddleware, errorMiddleware } from './middleware.js';
 import { rawErrorResponse } from './oci-errors.js';
 import { registryRoutes } from './registry-routes.js';
@@ -44,13 +50,17 @@ export class Signet {
   readonly metrics = new Metrics();
   readonly policy: Policy;
   readonly app: Koa;
+  /** The admin endpoints' own app (`admin.listen`), served by a second, plain HTTP listener. */
+  readonly adminApp: Koa | undefined;
   readonly #options: SignetOptions;
   readonly #logger: Logger;
   readonly #storage: Storage;
   readonly #upstreams = new Map<string, UpstreamClient>();
   readonly #audit: AuditLog;
   readonly #notary: NotaryTrustSource;
+  readonly #auth: ClientAuth;
   #server: Server | undefined;
+  #adminServer: Server | undefined;
   #ready = false;
   readonly #active = new Set<Context>();
 
@@ -110,32 +120,80 @@ export class Signet {
       },
     });
     const tagList = new TagListService({ policy: this.policy });
+    this.#auth = new ClientAuth({
+      config,
+      audit: this.#audit,
+      observer: this.metrics,
+      logger,
+      clock,
+      // Token scopes name repositories as request paths do (without containerd's ns).
+      resolve: (name) => {
+        try {
+          const target = router.resolve(name, undefined);
+          return { upstream: target.upstream.name, repository: target.repository };
+        } catch {
+          return undefined;
+        }
+      },
+    });
 
-    const app = new Koa({ proxy: false });
-    // Errors are answered by errorMiddleware; Koa's default handler would print them again.
-    app.silent = true;
-    app.on('error', (err: unknown) => this.#logger.debug({ err: errorMessage(err) }, 'response stream error'));
+    const app = this.#koa();
     app.use(this.#track());
     app.use(accessLogMiddleware(logger, this.metrics));
     app.use(errorMiddleware(logger));
-    app.use(this.#operations());
-    app.use(registryRoutes({ router, manifests, blobs, referrers, tagList }));
+    app.use(authMiddleware(this.#auth));
+    // With an admin listener, /metrics is served there only.
+    app.use(this.#operations({ metrics: config.admin.listen === undefined }));
+    app.use(tokenEndpoint({ auth: this.#auth }));
+    app.use(registryRoutes({ router, manifests, blobs, referrers, tagList, authorize: pullGuard(this.#auth) }));
     this.app = app;
+
+    if (config.admin.listen) {
+      const admin = this.#koa();
+      admin.use(accessLogMiddleware(logger, this.metrics));
+      admin.use(errorMiddleware(logger));
+      admin.use(authMiddleware(this.#auth));
+      admin.use(this.#operations({ metrics: true }));
+      admin.use((ctx: Context) => {
+        throw new SignetError('UNSUPPORTED', `no such admin endpoint: ${ctx.path.slice(0, 80)}`, { status: 404 });
+      });
+      this.adminApp = admin;
+    }
+  }
+
+  /** The admin listener's address (`admin.listen`), once started. */
+  get adminAddress(): AddressInfo | undefined {
+    return (this.#adminServer?.address() ?? undefined) as AddressInfo | undefined;
   }
 
   /** Prepares storage, then listens. Resolves with the bound address. */
   async start(): Promise<AddressInfo> {
     const { config } = this.#options;
     await this.#storage.init();
-    const callback = this.app.callback();
-    // Koa's callback answers the request itself; node:http ignores the returned promise.
-    const handler = (req: IncomingMessage, res: ServerResponse): void => void callback(req, res);
-    const server = config.listen.tls
+    await this.#auth.init();
+    const handler = handlerOf(this.app);
+    const tls = config.listen.tls;
+    const server = tls
       ? createHttpsServer(
-          { cert: readFileSync(config.listen.tls.certFile), key: readFileSync(config.listen.tls.keyFile), maxHeaderSize: DEFAULTS.maxHeaderBytes },
+          {
+            cert: readFileSync(tls.certFile),
+            key: readFileSync(tls.keyFile),
+            maxHeaderSize: DEFAULTS.maxHeaderBytes,
+            // mTLS: ask for a client certificate verified against clientCaFile; only `required`
+            // refuses the handshake without one (else the request may still authenticate otherwise).
+            ...(tls.clientCa === undefined ? {} : { requestCert: true, ca: tls.clientCa, rejectUnauthorized: tls.clientCertificates === 'required' }),
+          },
           handler,
         )
       : createHttpServer({ maxHeaderSize: DEFAULTS.maxHeaderBytes }, handler);
+    if (tls?.clientCa !== undefined) {
+      // A certificate refused in the handshake (`required`) never reaches Koa: audit it here.
+      server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+        const failure = handshakeFailure(err, socket.authorizationError);
+        if (failure)
+          this.#auth.access.authenticationFailed({ reason: failure.reason, message: failure.message, credential: 'certificate' }, socket.remoteAddress);
+      });
+    }
     // Requests Node rejects before Koa sees them still get an OCI JSON answer.
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       if (!socket.writable) return socket.destroy();
@@ -152,10 +210,26 @@ export class Signet {
       );
       server.listen(config.listen.port, config.listen.host, () => resolve());
     });
+    if (this.adminApp && config.admin.listen) {
+      const admin = createHttpServer({ maxHeaderSize: DEFAULTS.maxHeaderBytes }, handlerOf(this.adminApp));
+      try {
+        this.#adminServer = await listen(admin, config.admin.listen, 'admin listener');
+      } catch (err) {
+        server.close();
+        throw err;
+      }
+    }
     this.#ready = true;
     const address = server.address() as AddressInfo;
     this.#logger.info(
-      { host: address.address, port: address.port, tls: Boolean(config.listen.tls), upstreams: [...this.#upstreams.keys()] },
+      {
+        host: address.address,
+        port: address.port,
+        tls: Boolean(config.listen.tls),
+        upstreams: [...this.#upstreams.keys()],
+        auth: config.auth.enabled,
+        ...(this.adminAddress ? { admin: `${this.adminAddress.address}:${this.adminAddress.port}` } : {}),
+      },
       'signet listening',
     );
     return address;
@@ -179,6 +253,12 @@ export class Signet {
       server.closeAllConnections();
       await closed;
     }
+    const admin = this.#adminServer;
+    if (admin) {
+      const closed = new Promise<void>((resolve) => admin.close(() => resolve()));
+      admin.closeAllConnections();
+      await closed;
+    }
     await Promise.all([...this.#upstreams.values()].map((u) => u.close()));
     await this.#notary.close();
     await this.#storage.close();
@@ -194,7 +274,16 @@ export class Signet {
     };
   }
 
-  #operations() {
+  /** A Koa app whose errors errorMiddleware answers (Koa's default handler would print them again). */
+  #koa(): Koa {
+    const app = new Koa({ proxy: false });
+    app.silent = true;
+    app.on('error', (err: unknown) => this.#logger.debug({ err: errorMessage(err) }, 'response stream error'));
+    return app;
+  }
+
+  /** Probes (open to all, revealing nothing but ok / ready) and, where `metrics`, the admin endpoint /metrics. */
+  #operations(serve: { metrics: boolean }) {
     return async (ctx: Context, next: Next): Promise<void> => {
       switch (ctx.path) {
         case '/healthz':
@@ -205,6 +294,11 @@ export class Signet {
           ctx.body = { status: this.#ready ? 'ready' : 'not ready' };
           return;
         case '/metrics':
+          if (!serve.metrics) {
+            await next();
+            return;
+          }
+          requireAdmin(ctx, this.#auth);
           ctx.set('Content-Type', this.metrics.registry.contentType);
           ctx.body = await this.metrics.registry.metrics();
           return;
@@ -213,4 +307,20 @@ export class Signet {
       }
     };
   }
+}
+
+/** Koa's callback answers the request itself; node:http ignores the returned promise. */
+function handlerOf(app: Koa): (req: IncomingMessage, res: ServerResponse) => void {
+  const callback = app.callback();
+  return (req, res) => void callback(req, res);
+}
+
+async function listen(server: Server, where: { host: string; port: number }, what: string): Promise<Server> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) =>
+      reject(new SignetError('INTERNAL', `cannot listen on ${where.host}:${where.port} (${what}): ${errorMessage(err)}`, { cause: err })),
+    );
+    server.listen(where.port, where.host, () => resolve());
+  });
+  return server;
 }

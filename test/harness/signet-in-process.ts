@@ -15,14 +15,16 @@ import { makeTempDir, removeDir } from './tmp.js';
  */
 
 export interface InProcessSignet {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT (https:// when the config has listen.tls) */
   readonly url: string;
   readonly port: number;
+  /** http://127.0.0.1:PORT of the admin listener, when the config has admin.listen. */
+  readonly adminUrl: string | undefined;
   /** Signet's storage directory. */
   readonly dataDir: string;
   /** The audit log file (policy.auditLog), unless the test's `extra` names another. */
   readonly auditLogPath: string;
-  /** Sum of the samples of a metric whose labels include `labels` (GET /metrics). */
+  /** Sum of the samples of a metric whose labels include `labels` (GET /metrics, on the admin listener if there is one). */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   /**
    * Stops Signet, giving in-flight responses `graceMs` to finish, then removes its temp dir.
@@ -44,14 +46,17 @@ export async function startInProcessSignet(opts: SignetConfigOptions): Promise<I
     const parsed = parseConfig(stringify(config), join(dir, 'signet.yaml'), { env: {} });
     const signet = new Signet({ config: parsed, logger: pino({ level: 'silent' }) });
     const { port } = await signet.start();
-    const url = `http://127.0.0.1:${port}`;
+    const url = `${parsed.listen.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+    const admin = signet.adminAddress;
+    const adminUrl = admin ? `http://127.0.0.1:${admin.port}` : undefined;
     let stopped: Promise<void> | undefined;
     return {
       url,
       port,
+      adminUrl,
       dataDir,
       auditLogPath,
-      metric: (name, labels) => readMetric(url, name, labels),
+      metric: (name, labels) => readMetric(adminUrl ?? url, name, labels),
       stop: (graceMs = DEFAULT_GRACE_MS) => {
         stopped ??= signet.stop(graceMs).finally(() => removeDir(dir));
         return stopped;
