@@ -14,6 +14,7 @@ export const DEFAULTS = {
   clientBurst: 1000, // requests a client may send at once above the sustained rate (token bucket size)
   rateLimitClients: 100_000, // clients whose request budget is tracked (entries); the least recent are dropped
   tokenLifetimeSeconds: 300, // seconds a bearer token issued by Signet's /token is valid
+  tokenLeewaySeconds: 10, // seconds of clock skew allowed on a presented token's exp and nbf
   credentialCacheSeconds: 60, // seconds a verified Basic password is remembered (bcrypt costs ~100 ms per check)
   credentialCacheEntries: 10_000, // verified credentials remembered (entries)
   htpasswdMaxBytes: 16 * 1024 ** 2, // bytes of an htpasswd file

@@ -79,7 +79,9 @@ export class AccessControl {
     const base = { client: caller.client, upstream: request.upstream, repository: request.repository, kind: 'access' as const, reference: request.via };
     const who = describeCaller(caller);
     if (!this.enabled) {
-      this.#emit({ ...base, mode: 'off', rule: 'auth', verdict: 'allowed', reason: 'access_open', message: `${who}: no auth section, everybody may pull` });
+      // Nothing to decide without an auth section (loopback only): counted, but not written, so
+      // the audit log keeps one line per content decision.
+      this.#o.observer?.decision('allowed', 'access_open');
       return { allowed: true };
     }
     const match = mostSpecific(this.#rules, subject);

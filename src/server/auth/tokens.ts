@@ -1,17 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import { DEFAULTS } from '../../config/defaults.js';
 import type { TokenIssuerConfig } from '../../config/load.js';
 import { errorMessage } from '../../errors.js';
 import { AuthFailure } from './auth-failure.js';
 import type { ResourceScope } from './scope.js';
 import { loadSigningKey, type SigningKey } from './signing-key.js';
-
-/**
- * seconds of clock difference tolerated on exp / nbf. Signet verifies its own tokens with its
- * own clock, so only the client's retry after a token's last second needs it.
- * (Belongs in DEFAULTS as tokenLeewaySeconds; kept here until config/defaults.ts has it.)
- */
-export const TOKEN_LEEWAY_SECONDS = 10;
 
 export interface IssuedToken {
   token: string;
@@ -86,7 +80,9 @@ export class TokenService {
         algorithms: [this.#key.alg],
         issuer: this.#config.issuer,
         audience: this.#config.service,
-        clockTolerance: TOKEN_LEEWAY_SECONDS,
+        // Signet verifies its own tokens with its own clock: the leeway is for a client's retry
+        // after a token's last second.
+        clockTolerance: DEFAULTS.tokenLeewaySeconds,
         currentDate: new Date(this.#clock()),
         requiredClaims: ['exp', 'nbf', 'iat', 'sub'],
         typ: 'JWT',

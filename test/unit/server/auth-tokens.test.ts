@@ -5,7 +5,8 @@ import { SignJWT, UnsecuredJWT, decodeJwt, decodeProtectedHeader, importPKCS8 } 
 import type { TokenIssuerConfig } from '../../../src/config/load.js';
 import { AuthFailure } from '../../../src/server/auth/auth-failure.js';
 import { loadSigningKey } from '../../../src/server/auth/signing-key.js';
-import { TOKEN_LEEWAY_SECONDS, TokenService } from '../../../src/server/auth/tokens.js';
+import { TokenService } from '../../../src/server/auth/tokens.js';
+import { DEFAULTS } from '../../../src/config/defaults.js';
 
 type KeyKind = 'ec' | 'ed25519' | 'rsa';
 
@@ -92,11 +93,11 @@ describe('tokens', () => {
     let now = Date.UTC(2026, 0, 1, 12);
     const service = await TokenService.create({ config: issuerConfig(pkcs8('ec'), 60), clock: () => now });
     const { token } = await service.issue('alice', PULL_APP);
-    now += (60 + TOKEN_LEEWAY_SECONDS - 1) * 1000;
+    now += (60 + DEFAULTS.tokenLeewaySeconds - 1) * 1000;
     assert.equal((await service.verify(token)).user, 'alice', 'within the leeway');
     now += 2_000;
     await rejectsWith(service.verify(token), 'token_expired', /expired/);
-    now = Date.UTC(2026, 0, 1, 12) - (TOKEN_LEEWAY_SECONDS + 5) * 1000;
+    now = Date.UTC(2026, 0, 1, 12) - (DEFAULTS.tokenLeewaySeconds + 5) * 1000;
     await rejectsWith(service.verify(token), 'bad_token', /claim nbf/);
   });
 
