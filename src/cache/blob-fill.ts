@@ -224,6 +224,22 @@ export class BlobFill extends EventEmitter {
     return stream;
   }
 
+  /**
+   * Keeps the pending blob open as a reader would, until the returned release is called: for a
+   * caller that waits for `done` before it creates its reader (a range of a blob not verified
+   * yet), while the owner may commit and seal the fill meanwhile.
+   */
+  hold(): () => void {
+    this.#readers++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#readers--;
+      this.#maybeClose();
+    };
+  }
+
   /** Called by the owner once no new reader can be created (the fill left the in-flight map). */
   seal(): void {
     this.#sealed = true;

@@ -36,25 +36,78 @@ export interface BlobServiceOptions {
 export type RangeSpec = { start: number; end: number | undefined } | { suffix: number };
 
 /**
+ * The clients waiting for a download being started (request sent, no body yet). A client that
+ * leaves (its signal aborts) stops waiting; when the last one has left before the download
+ * started, the start is abandoned: the upstream request, or the reading of its error body,
+ * stops rather than go on for nobody. Once the download runs it goes on for the cache.
+ */
+class StartWaiters {
+  /** Aborts the start once nobody waits. */
+  readonly controller = new AbortController();
+  #waiting = 0;
+  /** A client without a signal waits: the start is never abandoned. */
+  #pinned = false;
+  #started = false;
+
+  /** Called once the download runs: its body is tied to `controller`, which must not abort it. */
+  started(): void {
+    this.#started = true;
+  }
+
+  async wait(fill: Promise<BlobFill>, signal: AbortSignal | undefined): Promise<BlobFill> {
+    if (!signal) {
+      this.#pinned = true;
+      return fill;
+    }
+    this.#waiting++;
+    const leave = (): void => {
+      if (--this.#waiting === 0 && !this.#pinned && !this.#started) this.controller.abort(signal.reason);
+    };
+    if (signal.aborted) leave();
+    else signal.addEventListener('abort', leave, { once: true });
+    try {
+      return await fill;
+    } finally {
+      signal.removeEventListener('abort', leave);
+    }
+  }
+}
+
+interface Starting {
+  fill: Promise<BlobFill>;
+  waiters: StartWaiters;
+}
+
+/**
  * Blobs: served from the content store when present; otherwise streamed from the upstream
  * while being hashed into a temp file that one download shares with every concurrent client,
  * and committed to the store only after the digest matched.
+ *
+ * A download is shared only by requests for the same upstream, repository and digest: the
+ * requests the same source could serve. A registry answers for a blob per repository (the
+ * blob may be missing, or refused, in another one), and another upstream is another source
+ * altogether, so a client of a repository that cannot serve the blob (a policy-off repository
+ * that does not exist, a hostile upstream) never joins, breaks, delays or sizes the download of
+ * another repository's client. The cost: a blob pulled cold through two repositories at the
+ * same moment is downloaded twice; once committed, the store serves it to every repository.
  */
 export class BlobService {
   readonly #o: BlobServiceOptions;
+  /** Running downloads, by source (`fillKey`). */
   readonly #fills = new Map<string, BlobFill>();
-  readonly #starting = new Map<string, Promise<BlobFill>>();
+  readonly #starting = new Map<string, Starting>();
 
   constructor(options: BlobServiceOptions) {
     this.#o = options;
   }
 
-  async get(target: Target, digest: Digest, method: 'GET' | 'HEAD', range: RangeSpec | undefined): Promise<ServedBlob> {
+  /** `signal` aborts when the client leaves: what is read from the upstream only for it stops then. */
+  async get(target: Target, digest: Digest, method: 'GET' | 'HEAD', range: RangeSpec | undefined, signal?: AbortSignal): Promise<ServedBlob> {
     await this.#o.policy.blob({ upstream: target.upstream.name, repository: target.repository, digest: digest.value, client: target.client });
-    return this.#serve(target, digest, method, range);
+    return this.#serve(target, digest, method, range, signal);
   }
 
-  async #serve(target: Target, digest: Digest, method: 'GET' | 'HEAD', range: RangeSpec | undefined): Promise<ServedBlob> {
+  async #serve(target: Target, digest: Digest, method: 'GET' | 'HEAD', range: RangeSpec | undefined, signal: AbortSignal | undefined): Promise<ServedBlob> {
     const upstream = target.upstream.name;
     const cached = await this.#o.store.stat(digest.value);
     if (cached) {
@@ -65,57 +118,80 @@ export class BlobService {
         return { size: cached.size, stream: undefined, range: r, cache: 'hit' };
       }
       const stream = await this.#o.store.openRead(digest.value, r);
-      if (!stream) return this.#serve(target, digest, method, range); // evicted meanwhile
+      if (!stream) return this.#serve(target, digest, method, range, signal); // evicted meanwhile
       return { size: cached.size, stream, range: r, cache: 'hit' };
     }
     this.#o.metrics.cacheMisses.inc({ kind: 'blob' });
 
     if (method === 'HEAD') {
-      const fill = this.#fills.get(digest.value);
+      // Only a download from the same source knows the size this source would announce.
+      const fill = this.#fills.get(fillKey(target, digest));
       if (fill?.expectedSize !== undefined) return { size: fill.expectedSize, stream: undefined, range: undefined, cache: 'miss' };
       const res = await target.upstream.request({
         method: 'HEAD',
         path: `/v2/${target.repository}/blobs/${digest.value}`,
         repository: target.repository,
         followRedirects: true,
+        ...(signal ? { signal } : {}),
       });
       res.body.resume();
-      if (res.status !== 200) throw await upstreamFailure(upstream, res, `blob ${target.repository}@${digest.value}`, 'BLOB_UNKNOWN');
+      if (res.status !== 200) throw await upstreamFailure(upstream, res, `blob ${target.repository}@${digest.value}`, 'BLOB_UNKNOWN', signal);
       const size = Number(header(res.headers, 'content-length'));
       return { size: Number.isFinite(size) ? size : undefined, stream: undefined, range: undefined, cache: 'miss' };
     }
 
-    const fill = await this.#fill(target, digest);
+    const fill = await this.#fill(target, digest, signal);
     if (range) {
-      // A part of a blob cannot be checked by the client: hand out only verified bytes.
-      const size = fill.expectedSize ?? (await fill.done).size;
-      const r = resolveRange(range, size);
-      return { size, stream: fill.createReader(r.start, r.end, true), range: r, cache: 'miss' };
+      // A part of a blob cannot be checked by the client: it gets only verified bytes, and its
+      // answer waits for the verification, so that a download that fails is an error response
+      // (before any header went out), not a connection cut after a 206.
+      if (fill.expectedSize !== undefined) resolveRange(range, fill.expectedSize); // 416 at once
+      const release = fill.hold();
+      try {
+        const { size } = await fill.done;
+        const r = resolveRange(range, size);
+        return { size, stream: fill.createReader(r.start, r.end, true), range: r, cache: 'miss' };
+      } finally {
+        release();
+      }
     }
     return { size: fill.expectedSize, stream: fill.createReader(0), range: undefined, cache: 'miss' };
   }
 
-  /** The running download of `digest`, or a new one; concurrent callers share one. */
-  async #fill(target: Target, digest: Digest): Promise<BlobFill> {
-    const running = this.#fills.get(digest.value);
+  /** The running download of this source's blob, or a new one; concurrent callers share one. */
+  async #fill(target: Target, digest: Digest, signal: AbortSignal | undefined): Promise<BlobFill> {
+    const key = fillKey(target, digest);
+    const running = this.#fills.get(key);
     if (running) return running;
-    let starting = this.#starting.get(digest.value);
-    if (!starting) {
-      starting = this.#start(target, digest).finally(() => this.#starting.delete(digest.value));
-      this.#starting.set(digest.value, starting);
+    let starting = this.#starting.get(key);
+    // A start abandoned by its clients is not joined: it fails for want of anyone waiting.
+    if (!starting || starting.waiters.controller.signal.aborted) {
+      const waiters = new StartWaiters();
+      const entry: Starting = {
+        fill: this.#start(target, digest, key, waiters).finally(() => {
+          if (this.#starting.get(key) === entry) this.#starting.delete(key);
+        }),
+        waiters,
+      };
+      this.#starting.set(key, entry);
+      starting = entry;
     }
-    return starting;
+    return starting.waiters.wait(starting.fill, signal);
   }
 
-  async #start(target: Target, digest: Digest): Promise<BlobFill> {
+  async #start(target: Target, digest: Digest, key: string, waiters: StartWaiters): Promise<BlobFill> {
     const upstream = target.upstream.name;
+    const signal = waiters.controller.signal;
     const res = await target.upstream.request({
       method: 'GET',
       path: `/v2/${target.repository}/blobs/${digest.value}`,
       repository: target.repository,
       followRedirects: true,
+      signal,
     });
-    if (res.status !== 200) throw await upstreamFailure(upstream, res, `blob ${target.repository}@${digest.value}`, 'BLOB_UNKNOWN');
+    if (res.status !== 200) throw await upstreamFailure(upstream, res, `blob ${target.repository}@${digest.value}`, 'BLOB_UNKNOWN', signal);
+    // The body is tied to the start's signal: from here on nobody may abort it.
+    waiters.started();
     this.#o.metrics.upstreamBlobFetches.inc({ upstream });
     const announced = Number(header(res.headers, 'content-length'));
     let pending: PendingBlob;
@@ -126,13 +202,13 @@ export class BlobService {
       throw err;
     }
     const fill = new BlobFill(digest, Number.isFinite(announced) && announced >= 0 ? announced : undefined, pending);
-    this.#fills.set(digest.value, fill);
+    this.#fills.set(key, fill);
     void fill.run(res.body, (n) => this.#o.metrics.upstreamBytes.inc({ upstream }, n));
-    void this.#finish(target, fill);
+    void this.#finish(target, fill, key);
     return fill;
   }
 
-  async #finish(target: Target, fill: BlobFill): Promise<void> {
+  async #finish(target: Target, fill: BlobFill, key: string): Promise<void> {
     const digest = fill.digest.value;
     try {
       const { size } = await fill.done;
@@ -151,10 +227,15 @@ export class BlobService {
         this.#o.logger.warn({ upstream: target.upstream.name, repository: target.repository, digest, err: (err as Error).message }, 'blob download failed');
       }
     } finally {
-      this.#fills.delete(digest);
+      this.#fills.delete(key);
       fill.seal();
     }
   }
+}
+
+/** The source of a download: one upstream's one repository. */
+function fillKey(target: Target, digest: Digest): string {
+  return `${target.upstream.name}/${target.repository}@${digest.value}`;
 }
 
 /** RFC 9110 §14.1.2 byte ranges against a known size; unsatisfiable ranges are RANGE_INVALID (416). */

@@ -1,14 +1,22 @@
 import { DEFAULTS } from '../config/defaults.js';
 import { SignetError, type ErrorCode } from '../errors.js';
 import { firstOciError } from '../registry/oci-error-body.js';
-import { readLimited, type UpstreamResponse } from '../registry/upstream-client.js';
+import { destroyBody, readLimited } from '../registry/upstream-body.js';
+import type { UpstreamResponse } from '../registry/upstream-client.js';
 
 /**
  * Turns a non-success upstream answer into the error the client should see. `notFound` is the
- * OCI code for a 404 of this kind of request (MANIFEST_UNKNOWN, BLOB_UNKNOWN, ...).
+ * OCI code for a 404 of this kind of request (MANIFEST_UNKNOWN, BLOB_UNKNOWN, ...). The error
+ * body is read within DEFAULTS.errorBodyMaxBytes and upstreamBodyTimeoutMs, and not at all once
+ * `signal` aborted (the client left). An answer from another origin (a redirect target) is not
+ * the upstream's word: it is neither read nor relayed, whatever its status.
  */
-export async function upstreamFailure(upstream: string, res: UpstreamResponse, what: string, notFound: ErrorCode): Promise<SignetError> {
-  const text = await readLimited(res.body, DEFAULTS.errorBodyMaxBytes).catch(() => '');
+export async function upstreamFailure(upstream: string, res: UpstreamResponse, what: string, notFound: ErrorCode, signal?: AbortSignal): Promise<SignetError> {
+  if (res.foreign) {
+    destroyBody(res.body);
+    return new SignetError('UPSTREAM_ERROR', `upstream ${upstream} redirected the request for ${what} to another host, which answered HTTP ${res.status}`);
+  }
+  const text = await readLimited(res.body, DEFAULTS.errorBodyMaxBytes, { signal }).catch(() => '');
   const said = firstOciMessage(text);
   const suffix = said ? `: ${said}` : '';
   switch (res.status) {

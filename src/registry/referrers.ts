@@ -10,7 +10,8 @@ import { assertRepositoryName, isTag, parseDigest, printable, type Digest } from
 import { firstOciError } from './oci-error-body.js';
 import { SignatureFetchError, failedAnswer, unavailable } from './signature-fetch-error.js';
 import { referrersTag } from './signature-artifacts.js';
-import { header, readLimited, type UpstreamClient, type UpstreamResponse } from './upstream-client.js';
+import { readLimited, releaseBody } from './upstream-body.js';
+import { header, type UpstreamClient, type UpstreamResponse } from './upstream-client.js';
 
 /** Where a referrer was found. */
 export type ReferrerSource =
@@ -252,7 +253,7 @@ export class RegistrySignatureFetcher implements SignatureFetcher {
     const what = `referrers index ${repository}:${tag}`;
     const res = await this.#request(`/v2/${repository}/manifests/${tag}`, repository, INDEX_ACCEPT, what);
     if (res.status === 404) {
-      res.body.resume();
+      releaseBody(res.body, res.headers);
       return [];
     }
     if (res.status !== 200) throw await failedAnswer(this.#upstream.name, res, what);
@@ -283,7 +284,7 @@ export class RegistrySignatureFetcher implements SignatureFetcher {
     const what = `manifest ${repository}:${tag}`;
     const res = await this.#request(`/v2/${repository}/manifests/${tag}`, repository, UPSTREAM_MANIFEST_ACCEPT, what);
     if (res.status === 404) {
-      res.body.resume();
+      releaseBody(res.body, res.headers);
       return undefined;
     }
     if (res.status !== 200) throw await failedAnswer(this.#upstream.name, res, what);

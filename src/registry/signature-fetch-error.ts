@@ -1,7 +1,8 @@
 import { firstOciError } from './oci-error-body.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { SignetError, errorMessage } from '../errors.js';
-import { readLimited, type UpstreamResponse } from './upstream-client.js';
+import { destroyBody, readLimited } from './upstream-body.js';
+import type { UpstreamResponse } from './upstream-client.js';
 
 /**
  * The coded error of the signature-fetching port. Trust sources switch on `code` (never on
@@ -45,6 +46,13 @@ export function unavailable(upstream: string, what: string, err: unknown): Signa
  * message. A 404 whose body says NAME_UNKNOWN is the repository's absence, not the object's.
  */
 export async function failedAnswer(upstream: string, res: UpstreamResponse, what: string): Promise<SignatureFetchError> {
+  if (res.foreign) {
+    // A redirect target's answer is not the upstream's word: neither read nor repeated.
+    destroyBody(res.body);
+    return new SignatureFetchError('unavailable', `upstream ${upstream} redirected ${what} to another host, which answered HTTP ${res.status}`, {
+      status: res.status,
+    });
+  }
   const text = await readLimited(res.body, DEFAULTS.errorBodyMaxBytes).catch(() => '');
   const said = firstOciError(text);
   const suffix = said ? `: ${said.code}: ${said.message}` : '';

@@ -6,7 +6,13 @@ import { DEFAULTS } from '../config/defaults.js';
 import type { UpstreamConfig } from '../config/load.js';
 import { SignetError, errorMessage } from '../errors.js';
 import { parseChallenges, type AuthChallenge } from './auth-challenge.js';
+import { translateBodyErrors } from './body-errors.js';
+import { FollowRules } from './follow-rules.js';
+import { HostGuard, type Resolver } from './host-guard.js';
 import { TokenCache, type Clock } from './token-cache.js';
+import { bodyTransferError, destroyBody, readSmallBody, releaseBody } from './upstream-body.js';
+
+export { readLimited } from './upstream-body.js';
 
 export interface UpstreamRequest {
   method: 'GET' | 'HEAD';
@@ -26,21 +32,33 @@ export interface UpstreamResponse {
   body: Readable;
   /** The URL that produced this response, after redirects. */
   url: URL;
+  /**
+   * True when the answer came from another origin than the upstream's own (a redirect target):
+   * its status and body are not the upstream's word, and are never relayed to a client.
+   */
+  foreign?: boolean;
 }
 
 export interface UpstreamObserver {
   request(upstream: string, method: string, status: number | 'error'): void;
+  /** A redirect or token realm Signet refused to follow, by reason (`redirect_host_not_allowed`, `realm_plain_http`, ...). */
+  refused?(upstream: string, reason: string): void;
 }
 
 export interface UpstreamClientOptions {
   logger: Logger;
   observer?: UpstreamObserver;
   clock?: Clock;
-  /** Injected for tests; defaults to an undici Agent with the configured timeouts. */
+  /**
+   * Injected for tests; defaults to an undici Agent with the configured timeouts, `caFile`, and
+   * the connect-time address check of host-guard.ts (an injected dispatcher brings its own).
+   */
   dispatcher?: Dispatcher;
   delay?: (ms: number) => Promise<void>;
-  /** PEM CA bundle for the server's TLS certificate (instead of the system roots). */
-  ca?: string;
+  /** Config path of this upstream, for messages that say which key to set (default `upstreams.<name>`). */
+  configPath?: string;
+  /** Injected for tests: name resolution behind the connect-time address check (dns.lookup by default). */
+  resolve?: Resolver;
 }
 
 const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
@@ -50,15 +68,25 @@ const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEO
 /**
  * The client for one configured upstream registry: authentication (anonymous, Basic, and the
  * Docker token flow), retries with backoff honouring Retry-After, timeouts, and server-side
- * redirects that never carry credentials to another origin.
+ * redirects that never carry credentials to another origin. Redirects and token realms are
+ * followed only to the upstream's own origin and `allowedHosts`, never to private addresses
+ * unless `allowPrivateAddresses` (host-guard.ts); credentials go to a realm only over HTTPS or
+ * on the upstream's own origin; TLS uses `caFile` when set. Bodies that fail after their headers
+ * fail with UPSTREAM_ERROR / UPSTREAM_TIMEOUT naming the upstream (body-errors.ts).
  */
 export class UpstreamClient {
   readonly name: string;
   readonly #config: UpstreamConfig;
   readonly #logger: Logger;
   readonly #observer: UpstreamObserver | undefined;
+  /** The base dispatcher (closed with the client when it made it). */
+  readonly #agent: Dispatcher;
+  /** `#agent` with body errors translated: what every request goes through. */
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
+  readonly #guard: HostGuard;
+  readonly #follow: FollowRules;
+  readonly #configPath: string;
   readonly #tokens: TokenCache;
   readonly #clock: Clock;
   readonly #delay: (ms: number) => Promise<void>;
@@ -75,12 +103,29 @@ export class UpstreamClient {
     this.#clock = options.clock ?? Date.now;
     this.#tokens = new TokenCache(this.#clock);
     this.#delay = options.delay ?? ((ms) => sleep(ms));
+    this.#configPath = options.configPath ?? `upstreams.${config.name}`;
+    this.#guard = new HostGuard({
+      origin: config.url,
+      allowedHosts: config.allowedHosts,
+      allowPrivateAddresses: config.allowPrivateAddresses,
+      ...(options.resolve ? { resolve: options.resolve } : {}),
+    });
+    this.#follow = new FollowRules({
+      upstream: config.name,
+      configPath: this.#configPath,
+      guard: this.#guard,
+      hasCredentials: config.credentials !== undefined,
+      logger: this.#logger,
+      onRefused: (reason) => this.#observer?.refused?.(config.name, reason),
+    });
     if (options.dispatcher) {
-      this.#dispatcher = options.dispatcher;
+      this.#agent = options.dispatcher;
       this.#ownsDispatcher = false;
     } else {
-      this.#dispatcher = new Agent({
-        connect: { timeout: config.timeouts.connectMs, ...(options.ca ? { ca: options.ca } : {}) },
+      const lookup = this.#guard.lookup;
+      this.#agent = new Agent({
+        // caFile replaces the system roots for the upstream, its token realm and its redirects.
+        connect: { timeout: config.timeouts.connectMs, ...(config.ca ? { ca: config.ca } : {}), ...(lookup ? { lookup } : {}) },
         headersTimeout: config.timeouts.responseMs,
         bodyTimeout: config.timeouts.idleMs,
         keepAliveTimeout: 30_000,
@@ -88,6 +133,7 @@ export class UpstreamClient {
       });
       this.#ownsDispatcher = true;
     }
+    this.#dispatcher = this.#agent.compose(translateBodyErrors((err, origin) => bodyTransferError(this.name, origin, err)));
   }
 
   get baseUrl(): URL {
@@ -95,30 +141,21 @@ export class UpstreamClient {
   }
 
   async close(): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    if (this.#ownsDispatcher) await this.#agent.close();
   }
 
   async request(req: UpstreamRequest): Promise<UpstreamResponse> {
     let url = new URL(req.path, this.#config.url);
     let redirects = 0;
     for (;;) {
-      const sameOrigin = url.origin === this.#config.url.origin;
-      const res = await this.#requestWithRetries(req, url, sameOrigin);
-      if (req.followRedirects && REDIRECT_STATUSES.has(res.status)) {
-        const location = header(res.headers, 'location');
-        if (location) {
-          res.body.resume();
-          if (++redirects > this.#config.maxRedirects) {
-            throw new SignetError('UPSTREAM_ERROR', `upstream ${this.name} redirected more than ${this.#config.maxRedirects} times for ${req.path}`);
-          }
-          url = new URL(location, url);
-          if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-            throw new SignetError('UPSTREAM_ERROR', `upstream ${this.name} redirected to an unsupported URL scheme ${url.protocol}`);
-          }
-          continue;
-        }
+      const res = await this.#requestWithRetries(req, url, this.#guard.isOwnOrigin(url));
+      const location = req.followRedirects && REDIRECT_STATUSES.has(res.status) ? header(res.headers, 'location') : undefined;
+      if (location === undefined) return res;
+      releaseBody(res.body, res.headers);
+      if (++redirects > this.#config.maxRedirects) {
+        throw new SignetError('UPSTREAM_ERROR', `upstream ${this.name} redirected more than ${this.#config.maxRedirects} times for ${req.path}`);
       }
-      return res;
+      url = this.#follow.redirect(location, url, req.path);
     }
   }
 
@@ -134,6 +171,8 @@ export class UpstreamClient {
         res = await this.#send(req, url, sent);
       } catch (err) {
         if (err instanceof SignetError) throw err;
+        const refused = this.#follow.connectRefusal('redirect', err, url, req.path);
+        if (refused) throw refused;
         this.#observer?.request(this.name, req.method, 'error');
         const timeout = TIMEOUT_CODES.has((err as { code?: string }).code ?? '');
         if (attempt < maxAttempts && !req.signal?.aborted) {
@@ -154,14 +193,14 @@ export class UpstreamClient {
         const handled = this.#learnChallenge(res.headers['www-authenticate'], req.repository, sent);
         if (handled) {
           authRetried = true;
-          res.body.resume();
+          releaseBody(res.body, res.headers);
           continue;
         }
       }
       if (RETRY_STATUSES.has(res.status) && attempt < maxAttempts) {
         const wait = this.#retryAfter(res.headers) ?? this.#backoff(attempt);
         if (wait <= this.#config.retries.maxDelayMs) {
-          res.body.resume();
+          releaseBody(res.body, res.headers);
           this.#logger.warn({ status: res.status, attempt, waitMs: wait, path: url.pathname }, 'upstream asked to retry');
           await this.#delay(wait);
           continue;
@@ -180,7 +219,7 @@ export class UpstreamClient {
       dispatcher: this.#dispatcher,
       signal: req.signal,
     });
-    return { status: res.statusCode, headers: res.headers, body: res.body, url };
+    return { status: res.statusCode, headers: res.headers, body: res.body, url, foreign: !this.#guard.isOwnOrigin(url) };
   }
 
   /** Remembers how the upstream wants to be authenticated; true when a retry can succeed. */
@@ -224,40 +263,58 @@ export class UpstreamClient {
     return repository ? `repository:${repository}:pull` : (challenge.params['scope'] ?? '');
   }
 
-  /** Docker token spec ("Requesting a Token"): GET realm?service=&scope= with Basic credentials if any. */
+  /**
+   * Docker token spec ("Requesting a Token"): GET realm?service=&scope= with Basic credentials if
+   * any. The realm comes from the upstream's challenge, so it is held to the same hosts as
+   * redirects, and the credentials go to it only over HTTPS or on the upstream's own origin.
+   */
   async #fetchToken(challenge: AuthChallenge, scope: string): Promise<{ token: string; expiresInSeconds: number | undefined; issuedAt: number | undefined }> {
-    const realm = new URL(challenge.params['realm'] ?? '');
+    const realm = this.#follow.realm(challenge.params['realm']);
     if (challenge.params['service']) realm.searchParams.set('service', challenge.params['service']);
     if (scope) realm.searchParams.set('scope', scope);
     const headers: Record<string, string> = { 'user-agent': 'signet', accept: 'application/json' };
     if (this.#config.credentials) headers['authorization'] = this.#basic();
+    const server = `token server ${realm.origin} of upstream ${this.name}`;
     let res: Dispatcher.ResponseData;
     try {
       res = await request(realm, { method: 'GET', headers, dispatcher: this.#dispatcher });
     } catch (err) {
-      throw new SignetError('UPSTREAM_UNAVAILABLE', `token server ${realm.origin} of upstream ${this.name} is unreachable: ${errorMessage(err)}`, {
-        cause: err,
-      });
-    }
-    const text = await readLimited(res.body, DEFAULTS.errorBodyMaxBytes);
-    if (res.statusCode === 401 || res.statusCode === 403) {
+      const refused = this.#follow.connectRefusal('realm', err, realm, '');
+      if (refused) throw refused;
+      const timeout = TIMEOUT_CODES.has((err as { code?: string }).code ?? '');
       throw new SignetError(
-        'UPSTREAM_ERROR',
-        `token server ${realm.origin} of upstream ${this.name} refused Signet's credentials (HTTP ${res.statusCode}): check upstreams.${this.name}.credentials`,
+        timeout ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNAVAILABLE',
+        `${server} ${timeout ? 'timed out' : 'is unreachable'}: ${errorMessage(err)}`,
+        { cause: err },
       );
     }
     if (res.statusCode !== 200) {
-      throw new SignetError('UPSTREAM_ERROR', `token server ${realm.origin} of upstream ${this.name} answered HTTP ${res.statusCode}`);
+      // Nothing of a refusal's body is used: it is not read at all.
+      destroyBody(res.body);
+      if (res.statusCode === 401 || res.statusCode === 403) {
+        throw new SignetError('UPSTREAM_ERROR', `${server} refused Signet's credentials (HTTP ${res.statusCode}): check ${this.#configPath}.credentials`);
+      }
+      throw new SignetError('UPSTREAM_ERROR', `${server} answered HTTP ${res.statusCode}`);
+    }
+    const read = await readSmallBody(res.body, { maxBytes: DEFAULTS.errorBodyMaxBytes, timeoutMs: DEFAULTS.upstreamBodyTimeoutMs });
+    if (!read.complete) {
+      const why =
+        read.stopped === 'size'
+          ? `is over ${DEFAULTS.errorBodyMaxBytes} bytes`
+          : read.stopped === 'time'
+            ? `took over ${DEFAULTS.upstreamBodyTimeoutMs} ms`
+            : `broke off (${read.error ?? 'aborted'})`;
+      throw new SignetError(read.stopped === 'time' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR', `the token response of ${server} ${why}`);
     }
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      body = JSON.parse(read.bytes.toString('utf8'));
     } catch {
-      throw new SignetError('UPSTREAM_ERROR', `token server ${realm.origin} of upstream ${this.name} sent a response that is not JSON`);
+      throw new SignetError('UPSTREAM_ERROR', `${server} sent a response that is not JSON`);
     }
     const obj = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
     const token = typeof obj['token'] === 'string' ? obj['token'] : typeof obj['access_token'] === 'string' ? obj['access_token'] : undefined;
-    if (!token) throw new SignetError('UPSTREAM_ERROR', `token server ${realm.origin} of upstream ${this.name} sent no token`);
+    if (!token) throw new SignetError('UPSTREAM_ERROR', `${server} sent no token`);
     const expiresIn = typeof obj['expires_in'] === 'number' && obj['expires_in'] > 0 ? obj['expires_in'] : undefined;
     const issued = typeof obj['issued_at'] === 'string' ? Date.parse(obj['issued_at']) : NaN;
     return { token, expiresInSeconds: expiresIn, issuedAt: Number.isFinite(issued) ? issued : undefined };
@@ -281,16 +338,4 @@ export class UpstreamClient {
 export function header(headers: UpstreamResponse['headers'], name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-/** Reads at most `limit` bytes of a body as text and discards the rest. */
-export async function readLimited(body: Readable, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buf = chunk as Buffer;
-    if (size < limit) chunks.push(buf.subarray(0, limit - size));
-    size += buf.length;
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -38,6 +38,16 @@ export function toOciError(err: unknown): OciErrorResponse {
     if (err.detail !== undefined) item.detail = err.detail;
     return { status: err.status ?? entry.status, body: { errors: [item] } };
   }
+  // A network error of an upstream transfer that escaped its translation (the upstream client
+  // makes them UPSTREAM_ERROR / UPSTREAM_TIMEOUT): still the upstream's fault, never a 500.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('UND_ERR_')) {
+    const timeout = code.endsWith('_TIMEOUT');
+    return {
+      status: timeout ? 504 : 502,
+      body: { errors: [{ code: 'UNAVAILABLE', message: `an upstream transfer ${timeout ? 'timed out' : 'failed'} (${code}); see the Signet log` }] },
+    };
+  }
   return { status: 500, body: { errors: [{ code: 'UNKNOWN', message: 'internal error; see the Signet log' }] } };
 }
 

@@ -1,4 +1,5 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { sha256Digest } from './streams.js';
@@ -19,7 +20,8 @@ import { sha256Digest } from './streams.js';
  * then the answers set per path with `route()`; then the built-in manifests and blobs.
  *
  * An answer may stall: it sends its headers and its first `stallAfter` bytes, then holds the
- * connection until the client closes it (or the fake stops). A test proves a body was refused
+ * connection until the client closes it (or the fake stops). A handler may send a body that never
+ * ends by itself (`sendEndless`), to tell a client that stops reading from one that reads on. A test proves a body was refused
  * without being read this way: a client that read on would wait forever and the test would
  * time out. `stalls()` tells how much was sent and when the client left.
  */
@@ -77,10 +79,12 @@ export interface FakeRegistryOptions {
   /** Every request without these credentials gets a 401 with a Basic challenge. */
   basicAuth?: { username: string; password: string };
   handler?: FakeHandler;
+  /** Serve HTTPS with this certificate (PEM; e.g. from test-ca.ts) instead of plain HTTP. */
+  tls?: { certPem: string; keyPem: string };
 }
 
 export interface FakeRegistry {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT (https:// with `tls`) */
   readonly url: string;
   /** 127.0.0.1:PORT */
   readonly host: string;
@@ -108,6 +112,43 @@ export function sendOciError(res: ServerResponse, status: number, code: string, 
   const body = JSON.stringify({ errors: [{ code, message }] });
   res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+export interface EndlessBody {
+  /** Bytes handed to the socket so far: the reader cannot have read more. */
+  written(): number;
+  /**
+   * Resolves when the answer is over: `cut` when the client closed the connection before
+   * `maxBytes` were written (it stopped reading), not when the whole bounded supply went out.
+   */
+  done: Promise<{ written: number; cut: boolean }>;
+}
+
+/**
+ * Answers with `status` and `headers` (no Content-Length: chunked) and a body that does not end
+ * by itself: `chunk` again and again, each write after the last one drained, until the client
+ * closes the connection. `maxBytes` bounds the supply so that a test of a client that reads on
+ * ends too (with `cut: false`) instead of running forever.
+ */
+export function sendEndless(res: ServerResponse, status: number, headers: Record<string, string>, options: { maxBytes: number; chunk?: Buffer }): EndlessBody {
+  const chunk = options.chunk ?? Buffer.alloc(64 * 1024, 0x7b);
+  let written = 0;
+  const done = new Promise<{ written: number; cut: boolean }>((resolve) => {
+    res.once('close', () => resolve({ written, cut: !res.writableFinished }));
+  });
+  res.writeHead(status, { 'docker-distribution-api-version': 'registry/2.0', ...headers });
+  const pump = (): void => {
+    while (written < options.maxBytes && !res.destroyed) {
+      written += chunk.length;
+      if (!res.write(chunk)) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+    if (!res.destroyed) res.end();
+  };
+  pump();
+  return { written: () => written, done };
 }
 
 /** Writes `answer`; a stalling one is recorded in `stalls`. */
@@ -173,7 +214,7 @@ export async function startFakeRegistry(options: FakeRegistryOptions | FakeHandl
     respond(req, res, request.path, answer, stalls);
   };
 
-  const server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     const url = req.url ?? '/';
     const parsed = new URL(url, 'http://127.0.0.1');
     const request: FakeRequest = { method: req.method ?? '', url, path: parsed.pathname, query: parsed.search.slice(1), headers: req.headers };
@@ -188,7 +229,8 @@ export async function startFakeRegistry(options: FakeRegistryOptions | FakeHandl
       return;
     }
     Promise.resolve(opts.handler(req, res, () => routes(req, res, request))).catch(() => res.destroy());
-  });
+  };
+  const server = opts.tls ? createTlsServer({ cert: opts.tls.certPem, key: opts.tls.keyPem }, listener) : createServer(listener);
   // As an HTTP(S)_PROXY: a CONNECT (a client tunnelling to some other host) is recorded, with
   // the target host:port as `url` and `path`, and refused; nothing is tunnelled anywhere.
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
@@ -204,7 +246,7 @@ export async function startFakeRegistry(options: FakeRegistryOptions | FakeHandl
   const { port } = server.address() as AddressInfo;
   let stopped: Promise<void> | undefined;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
     port,
     route: (path, answer) => {

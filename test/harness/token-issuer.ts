@@ -1,9 +1,13 @@
 import { createHash, createPrivateKey, createPublicKey, randomUUID, sign, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
+import { Agent, setGlobalDispatcher } from 'undici';
 import { runOk } from './process.js';
+import { createTestCa } from './test-ca.js';
 import { makeTempDir, removeDir } from './tmp.js';
 
 /**
@@ -11,11 +15,23 @@ import { makeTempDir, removeDir } from './tmp.js';
  * for distribution 2.8's `auth: token:` mode. It signs ES256 JWTs with the key of a self-signed
  * certificate; distribution trusts that certificate through `rootcertbundle` and finds the key
  * by the JWT header's `kid`, which must be the libtrust key ID of the certificate's public key.
+ *
+ * It serves HTTPS, with a certificate of a test CA made in its temp dir (`caFile`), on a port of
+ * its own: another origin than the registry's, as Docker Hub's auth.docker.io is. Signet sends
+ * credentials to a realm on another origin only over HTTPS and only to an allowed host, so its
+ * upstream config needs `caFile`, `allowedHosts: [host]` and `allowPrivateAddresses: true`
+ * (loopback): `signetUpstreamAccess()` gives them. The harness's own `fetch` (registry-client.ts
+ * pushing images) trusts the test CA through the test process's global undici dispatcher; Signet
+ * never uses that dispatcher, so it trusts the CA only through its config.
  */
 
 export interface TokenIssuer {
-  /** http://127.0.0.1:PORT/token */
+  /** https://127.0.0.1:PORT/token */
   readonly realm: string;
+  /** 127.0.0.1:PORT */
+  readonly host: string;
+  /** PEM file of the CA that issued the server certificate (for Signet's `upstreams.<name>.caFile`). */
+  readonly caFile: string;
   readonly service: string;
   readonly issuer: string;
   /** PEM file with the signing certificate, for distribution's `rootcertbundle`. */
@@ -33,6 +49,19 @@ interface Access {
 }
 
 const TOKEN_LIFETIME_SECONDS = 300;
+
+/** The test CAs the harness's own fetch trusts besides the system roots (one per issuer started). */
+const trustedByHarness = new Set<string>();
+
+function trustInHarness(caPem: string): void {
+  trustedByHarness.add(caPem);
+  setGlobalDispatcher(new Agent({ connect: { ca: [...rootCertificates, ...trustedByHarness] } }));
+}
+
+/** What Signet's config for an upstream using `issuer` needs beyond url and credentials. */
+export function signetUpstreamAccess(issuer: TokenIssuer): { caFile: string; allowedHosts: string[]; allowPrivateAddresses: boolean } {
+  return { caFile: issuer.caFile, allowedHosts: [issuer.host], allowPrivateAddresses: true };
+}
 
 /** libtrust KeyID: base32 of the first 240 bits of SHA-256(DER SPKI), in 12 groups of 4 joined by ':'. */
 export function libtrustKeyId(publicKey: KeyObject): string {
@@ -122,6 +151,10 @@ export async function startTokenIssuer(credentials: { username: string; password
       '-subj',
       '/CN=harness-token-issuer',
     ]);
+    const ca = await createTestCa('harness token issuer CA');
+    const tls = await ca.server();
+    const caFile = join(dir, 'ca.pem');
+    await writeFile(caFile, ca.certPem);
     const privateKey = createPrivateKey(await readFile(keyFile));
     const kid = libtrustKeyId(createPublicKey(privateKey));
     const service = 'harness-registry';
@@ -212,7 +245,7 @@ export async function startTokenIssuer(credentials: { username: string; password
       reply(res, 200, mint(given.username, scopes));
     };
 
-    const server = createServer((req, res) => {
+    const server = createServer({ cert: tls.certPem, key: tls.keyPem }, (req, res) => {
       handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) reply(res, 500, { errors: [{ code: 'INTERNAL', message: String(err) }] });
         else res.destroy();
@@ -223,9 +256,12 @@ export async function startTokenIssuer(credentials: { username: string; password
       server.listen(0, '127.0.0.1', () => resolve());
     });
     const { port } = server.address() as AddressInfo;
+    trustInHarness(ca.certPem);
 
     return {
-      realm: `http://127.0.0.1:${port}/token`,
+      realm: `https://127.0.0.1:${port}/token`,
+      host: `127.0.0.1:${port}`,
+      caFile,
       service,
       issuer,
       rootCertBundle: certFile,

@@ -7,10 +7,11 @@ import { poll } from '../../harness/poll.js';
 import { startRegistry, type Registry } from '../../harness/registry.js';
 import { startSignet, type Signet } from '../../harness/signet.js';
 import { skopeoPull } from '../../harness/skopeo.js';
-import { startTokenIssuer, type TokenIssuer } from '../../harness/token-issuer.js';
+import { signetUpstreamAccess, startTokenIssuer, type TokenIssuer } from '../../harness/token-issuer.js';
 
 // Upstreams that require credentials: Signet authenticates with the configured ones
-// (HTTP Basic, and the Docker token flow), the client needs none.
+// (HTTP Basic, and the Docker token flow), the client needs none. The token server is another
+// origin over HTTPS with a test CA: Signet reaches it through caFile and allowedHosts.
 
 const BASIC = { username: 'alice', password: 'basic-s3cret' };
 const TOKEN = { username: 'bob', password: 'token-s3cret' };
@@ -34,6 +35,7 @@ describe('authenticated upstreams', () => {
         'token.test': { url: tokenRegistry.url, credentials: TOKEN },
         'nocreds.test': { url: basicRegistry.url },
       },
+      extra: { upstreams: { 'token.test': signetUpstreamAccess(issuer) } },
     });
   });
   after(() => stopAll(signet, basicRegistry, tokenRegistry, issuer));

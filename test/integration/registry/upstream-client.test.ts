@@ -6,7 +6,8 @@ import type { UpstreamConfig } from '../../../src/config/load.js';
 import { Secret } from '../../../src/config/secret.js';
 import { SignetError } from '../../../src/errors.js';
 import { UpstreamClient, type UpstreamClientOptions } from '../../../src/registry/upstream-client.js';
-import { startFakeRegistry, type FakeHandler, type FakeRegistry } from '../../harness/fake-registry.js';
+import { startFakeRegistry, type FakeHandler, type FakeRegistry, type FakeRegistryOptions } from '../../harness/fake-registry.js';
+import { createTestCa } from '../../harness/test-ca.js';
 
 // The upstream client against in-process fake registries and token servers: retries and
 // Retry-After (waits recorded through an injected `delay`, never timed), network failures,
@@ -25,11 +26,21 @@ async function startServer(t: TestContext, handler: FakeHandler): Promise<FakeRe
   return server;
 }
 
+/** The same over HTTPS, with a certificate of a test CA. */
+async function startTlsServer(t: TestContext, tls: NonNullable<FakeRegistryOptions['tls']>, handler: FakeHandler): Promise<FakeRegistry> {
+  const server = await startFakeRegistry({ handler, tls });
+  t.after(() => server.stop());
+  return server;
+}
+
 interface ConfigOptions {
   credentials?: boolean;
   retries?: Partial<UpstreamConfig['retries']>;
   timeouts?: Partial<UpstreamConfig['timeouts']>;
   maxRedirects?: number;
+  /** Hosts besides the upstream that redirects and realms may reach (loopback, so private addresses are allowed with them). */
+  allowedHosts?: string[];
+  ca?: string;
 }
 
 function upstreamConfig(url: string, o: ConfigOptions = {}): UpstreamConfig {
@@ -40,9 +51,9 @@ function upstreamConfig(url: string, o: ConfigOptions = {}): UpstreamConfig {
     timeouts: { connectMs: 2_000, responseMs: 5_000, idleMs: 5_000, ...o.timeouts },
     retries: { max: 3, baseDelayMs: 100, maxDelayMs: 10_000, ...o.retries },
     maxRedirects: o.maxRedirects ?? 5,
-    ca: undefined,
-    allowedHosts: [],
-    allowPrivateAddresses: false,
+    ca: o.ca,
+    allowedHosts: o.allowedHosts ?? [],
+    allowPrivateAddresses: o.allowedHosts !== undefined,
     officialNamespace: undefined,
     trust: { notary: undefined },
   };
@@ -352,6 +363,8 @@ interface TokenWorld {
   issued: Map<string, string>;
   /** 401 answers of the registry. */
   challenges(): number;
+  /** What a client config needs to reach the token server: it is on another origin, over HTTPS with a test CA. */
+  access: { allowedHosts: string[]; ca: string };
 }
 
 /**
@@ -364,7 +377,8 @@ async function tokenWorld(
 ): Promise<TokenWorld> {
   const issued = new Map<string, string>();
   let count = 0;
-  const tokens = await startServer(t, (req, res) => {
+  const ca = await createTestCa();
+  const tokens = await startTlsServer(t, await ca.server(), (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (options.tokenStatus !== undefined) {
       res.writeHead(options.tokenStatus, { 'content-type': 'application/json' });
@@ -404,13 +418,13 @@ async function tokenWorld(
     res.writeHead(200);
     res.end(`content of ${repo}`);
   });
-  return { registry, tokens, issued, challenges: () => challenges };
+  return { registry, tokens, issued, challenges: () => challenges, access: { allowedHosts: [tokens.host], ca: ca.certPem } };
 }
 
 describe('Bearer token flow', () => {
   test('a Bearer challenge fetches a token (service, scope, Basic credentials) and the retry carries it', async (t) => {
     const w = await tokenWorld(t, { credentials: true });
-    const { client, waits } = makeClient(t, upstreamConfig(w.registry.url, { credentials: true }));
+    const { client, waits } = makeClient(t, upstreamConfig(w.registry.url, { ...w.access, credentials: true }));
     const res = await get(client, '/v2/a/b/manifests/1', 'a/b');
     assert.equal(res.status, 200);
     assert.equal(await text(res.body), 'content of a/b');
@@ -434,7 +448,7 @@ describe('Bearer token flow', () => {
 
   test('anonymous token requests carry no Authorization header', async (t) => {
     const w = await tokenWorld(t, { credentials: false });
-    const { client } = makeClient(t, upstreamConfig(w.registry.url));
+    const { client } = makeClient(t, upstreamConfig(w.registry.url, w.access));
     const res = await get(client, '/v2/a/b/manifests/1', 'a/b');
     assert.equal(res.status, 200);
     await text(res.body);
@@ -443,7 +457,7 @@ describe('Bearer token flow', () => {
 
   test('another repository gets its own token with scope repository:<repo>:pull', async (t) => {
     const w = await tokenWorld(t, { credentials: false });
-    const { client } = makeClient(t, upstreamConfig(w.registry.url));
+    const { client } = makeClient(t, upstreamConfig(w.registry.url, w.access));
     const one = await get(client, '/v2/a/b/manifests/1', 'a/b');
     assert.equal(one.status, 200);
     await text(one.body);
@@ -459,7 +473,7 @@ describe('Bearer token flow', () => {
   test('an expired token is refreshed (injected clock)', async (t) => {
     let now = Date.UTC(2030, 0, 1);
     const w = await tokenWorld(t, { credentials: false, expiresIn: 60 });
-    const { client } = makeClient(t, upstreamConfig(w.registry.url), { clock: () => now });
+    const { client } = makeClient(t, upstreamConfig(w.registry.url, w.access), { clock: () => now });
     const one = await get(client, '/v2/a/b/manifests/1', 'a/b');
     await text(one.body);
     now += 30_000; // still fresh (60 s lifetime, 15 s margin)
@@ -477,7 +491,7 @@ describe('Bearer token flow', () => {
 
   test('a token the registry rejects is dropped and fetched again once', async (t) => {
     const w = await tokenWorld(t, { credentials: false });
-    const { client } = makeClient(t, upstreamConfig(w.registry.url));
+    const { client } = makeClient(t, upstreamConfig(w.registry.url, w.access));
     const one = await get(client, '/v2/a/b/manifests/1', 'a/b');
     await text(one.body);
     w.issued.delete('tok-1'); // the registry forgets (revokes) the token
@@ -490,7 +504,7 @@ describe('Bearer token flow', () => {
 
   test('10 concurrent requests once the challenge is known share one token fetch', async (t) => {
     const w = await tokenWorld(t, { credentials: false });
-    const { client } = makeClient(t, upstreamConfig(w.registry.url));
+    const { client } = makeClient(t, upstreamConfig(w.registry.url, w.access));
     const warm = await get(client, '/v2/x/y/manifests/1', 'x/y');
     await text(warm.body);
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => get(client, `/v2/a/b/blobs/${i}`, 'a/b')));
@@ -506,7 +520,7 @@ describe('Bearer token flow', () => {
   // request just fetched.
   test('10 concurrent cold requests (all challenged) share one token fetch', async (t) => {
     const w = await tokenWorld(t, { credentials: false });
-    const { client } = makeClient(t, upstreamConfig(w.registry.url));
+    const { client } = makeClient(t, upstreamConfig(w.registry.url, w.access));
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => get(client, `/v2/a/b/blobs/${i}`, 'a/b')));
     for (const res of results) {
       assert.equal(res.status, 200);
@@ -517,13 +531,13 @@ describe('Bearer token flow', () => {
 
   test('a token server 401 is UPSTREAM_ERROR that points at the credentials, without the password', async (t) => {
     const w = await tokenWorld(t, { credentials: true, tokenStatus: 401 });
-    const { client } = makeClient(t, upstreamConfig(w.registry.url, { credentials: true }));
+    const { client } = makeClient(t, upstreamConfig(w.registry.url, { ...w.access, credentials: true }));
     await assert.rejects(get(client, '/v2/a/b/manifests/1', 'a/b'), isSignetError('UPSTREAM_ERROR', /credentials/));
   });
 
   test('the access_token field (OAuth2 style) is accepted', async (t) => {
     const w = await tokenWorld(t, { credentials: false, field: 'access_token' });
-    const { client } = makeClient(t, upstreamConfig(w.registry.url));
+    const { client } = makeClient(t, upstreamConfig(w.registry.url, w.access));
     const res = await get(client, '/v2/a/b/manifests/1', 'a/b');
     assert.equal(res.status, 200);
     assert.equal(await text(res.body), 'content of a/b');
@@ -557,7 +571,7 @@ describe('redirects', () => {
       res.end('blob bytes');
     });
     const registry = await redirectingRegistry(t, (path) => (path.includes('/blobs/') ? `${storage.url}/data/blob1?sig=abc` : undefined));
-    const { client } = makeClient(t, upstreamConfig(registry.url, { credentials: true }));
+    const { client } = makeClient(t, upstreamConfig(registry.url, { credentials: true, allowedHosts: [storage.host] }));
     // Learn Basic first, so that credentials would go up front.
     const warm = await get(client, '/v2/a/b/manifests/1');
     await text(warm.body);
@@ -588,7 +602,7 @@ describe('redirects', () => {
       res.writeHead(302, { location: `${storage.url}/blob` });
       res.end();
     });
-    const { client } = makeClient(t, upstreamConfig(registry.url, { credentials: true }));
+    const { client } = makeClient(t, upstreamConfig(registry.url, { ...w.access, allowedHosts: [w.tokens.host, storage.host], credentials: true }));
     const res = await get(client, '/v2/a/b/blobs/sha256:1', 'a/b', true);
     assert.equal(res.status, 200);
     assert.equal(await text(res.body), 'blob bytes');
