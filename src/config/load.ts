@@ -23,6 +23,8 @@ export interface NotaryServerConfig {
   /** Hosts besides the server's origin its token realm may be on. */
   allowedHosts: string[];
   allowPrivateAddresses: boolean;
+  /** Config path of this server (`upstreams.<name>.trust.notary`), for messages that name the key to fix. */
+  path?: string;
 }
 
 export interface NotaryRequirements {
@@ -251,6 +253,7 @@ function resolveNotary(n: RawNotary | undefined, source: string, path: string, e
     gun: n.gun,
     allowedHosts: n.allowedHosts,
     allowPrivateAddresses: n.allowPrivateAddresses,
+    path,
   };
 }
 

@@ -107,7 +107,13 @@ async function serveManifest(ctx: Context, options: RegistryRoutesOptions, targe
 async function serveBlob(ctx: Context, options: RegistryRoutesOptions, target: Target, ref: string): Promise<void> {
   const digest = parseDigest(ref);
   const method = ctx.method === 'HEAD' ? 'HEAD' : 'GET';
-  const served = await options.blobs.get(target, digest, method, method === 'GET' ? parseRange(ctx.get('Range')) : undefined);
+  // A client that leaves before the download started stops waiting for it: what is read from the
+  // upstream only for that client stops then too.
+  const left = new AbortController();
+  ctx.res.once('close', () => {
+    if (!ctx.res.writableFinished) left.abort();
+  });
+  const served = await options.blobs.get(target, digest, method, method === 'GET' ? parseRange(ctx.get('Range')) : undefined, left.signal);
   (ctx.state as RequestState).cache = served.cache;
   ctx.set('Content-Type', 'application/octet-stream');
   ctx.set(HEADERS.contentDigest, digest.value);

@@ -4,6 +4,7 @@ import type { NotaryServerConfig } from '../../config/load.js';
 import { errorMessage } from '../../errors.js';
 import { Denial } from '../source.js';
 import { UpstreamClient, header, type UpstreamObserver } from '../../registry/upstream-client.js';
+import { releaseBody } from '../../registry/upstream-body.js';
 import { TrustError } from './errors.js';
 
 /** Why a download produced no bytes: the server has no such file, or could not be reached. */
@@ -39,7 +40,7 @@ export class NotaryRemote implements MetadataFetcher {
         officialNamespace: undefined,
         trust: { notary: undefined },
       },
-      { logger: options.logger, ...(options.observer ? { observer: options.observer } : {}) },
+      { logger: options.logger, configPath: server.path ?? 'the trust server config', ...(options.observer ? { observer: options.observer } : {}) },
     );
   }
 
@@ -54,12 +55,13 @@ export class NotaryRemote implements MetadataFetcher {
     } catch (err) {
       return { kind: 'unavailable', message: errorMessage(err) };
     }
+    // Error bodies are dropped, not drained: a hostile server's endless body costs nothing.
     if (res.status === 404) {
-      res.body.resume();
+      releaseBody(res.body, res.headers);
       return { kind: 'not_found' };
     }
     if (res.status !== 200) {
-      res.body.resume();
+      releaseBody(res.body, res.headers);
       if (res.status === 401 || res.status === 403) {
         throw new Denial(
           'trust_unavailable',

@@ -2,8 +2,10 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { DEFAULTS } from '../../../src/config/defaults.js';
 import { MemoryContent } from '../../../src/cache/memory/content.js';
 import { BlobService } from '../../../src/proxy/blobs.js';
 import type { ProxyMetrics } from '../../../src/proxy/observer.js';
@@ -168,6 +170,33 @@ describe('bodies that never end', () => {
     assert.match(error.message, /token response .* is over \d+ bytes/);
     const { written, cut } = await poll('the endless answer to be sent', () => endless).then((e) => e.done);
     assert.ok(cut, `Signet read all ${written} bytes of an endless token response`);
+  });
+
+  test('through the server: a client that leaves while the upstream stalls makes Signet close that upstream connection', async (t) => {
+    const digest = sha256(randomBytes(64));
+    const upstream = await fake(t, {});
+    upstream.route(`/v2/${REPO}/blobs/${digest}`, {
+      status: 404,
+      headers: { 'content-type': 'application/json' },
+      body: '{"errors":[',
+      stallAfter: 5,
+      chunked: true,
+    });
+    const s = await signetFor(t, upstream, { idleMs: 600_000 });
+    const req = request(blobUrl(s, digest));
+    req.on('error', () => undefined);
+    req.end();
+    const [stall] = await poll('the 404 to stall', () => (upstream.stalls().length > 0 ? upstream.stalls() : undefined));
+    assert.ok(stall);
+    let closed = false;
+    void stall.closed.then(() => (closed = true));
+    req.destroy();
+    // Without the client's signal the connection would close only at the error body's deadline
+    // (DEFAULTS.upstreamBodyTimeoutMs; the idle timeout is longer still): the hang guard sits
+    // well before it, so this cannot pass by waiting that out.
+    await poll('Signet to close the stalled upstream connection', () => (closed ? true : undefined), {
+      timeoutMs: DEFAULTS.upstreamBodyTimeoutMs / 2,
+    });
   });
 
   test('a stalled 404 body is abandoned once the client has left (BlobService with the client signal)', async (t) => {
