@@ -461,7 +461,11 @@ export const configSchema = z
       cfg.auth.access.forEach((r, i) => check(r.pull, ['auth', 'access', i, 'pull']));
       if (cfg.admin) check(cfg.admin.allow, ['admin', 'allow']);
       if (cfg.auth.clientCertificates && !cfg.listen.tls?.clientCaFile) {
-        ctx.addIssue({ code: 'custom', path: ['auth', 'clientCertificates'], message: 'client certificates need listen.tls.clientCaFile (the CA bundle they must chain to)' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['auth', 'clientCertificates'],
+          message: 'client certificates need listen.tls.clientCaFile (the CA bundle they must chain to)',
+        });
       }
     }
     if (cfg.listen.tls?.clientCertificates === 'required' && !cfg.listen.tls.clientCaFile) {

@@ -43,7 +43,14 @@ for (const which of ['versions', 'read'] as const) {
       missingCacheSeconds: 30,
       fetcherFor: () => fetcher,
     });
-    const server = { url: new URL('http://127.0.0.1:9'), ca: undefined, credentials: undefined, gun: '{registry}/{repository}', allowedHosts: [], allowPrivateAddresses: false };
+    const server = {
+      url: new URL('http://127.0.0.1:9'),
+      ca: undefined,
+      credentials: undefined,
+      gun: '{registry}/{repository}',
+      allowedHosts: [],
+      allowPrivateAddresses: false,
+    };
     const requirement = { server, roots: { keyIds: [], caPems: [], tofu: true }, signers: [], threshold: 0, path: 'policy.rules.0.require.notary' };
     await assert.rejects(source.pinTag({ registry: 'docker.io', repository: 'acme/app', tag: '1.0' }, requirement), (err: unknown) => {
       assert.ok(err instanceof Denial);
