@@ -91,10 +91,43 @@ export interface TagStore {
  */
 export type Provenance = 'verified' | 'artifact' | 'unverified';
 
+/**
+ * What vouched for a `verified` or `artifact` digest: the admitted top-level digest it is or
+ * descends from (for an artifact: the admitted digest it is about), the tag it was admitted
+ * through when a tag-signing format pinned it, and when. The policy re-checks a root once the
+ * trust freshness interval has passed since `verifiedAt`, so a revoked signature stops vouching.
+ */
+export interface ProvenanceRoot {
+  digest: string;
+  tag?: string | undefined;
+  /** Epoch ms of the admission that recorded it; 0 when unknown (records of earlier versions). */
+  verifiedAt: number;
+}
+
+export interface ProvenanceEntry {
+  kind: Provenance;
+  /**
+   * The roots that vouch for it, oldest first; empty for `unverified`. A record written without
+   * a root (by earlier versions) reads as its own root, verified at an unknown time.
+   */
+  roots: readonly ProvenanceRoot[];
+}
+
 export interface ProvenanceStore {
   get(upstream: string, repository: string, digest: string): Promise<Provenance | undefined>;
-  /** Records `digests`; a digest never loses a stronger kind it already has. */
-  record(upstream: string, repository: string, digests: readonly string[], provenance: Provenance): Promise<void>;
+  /** The kind of a digest with the roots that vouch for it. */
+  entry(upstream: string, repository: string, digest: string): Promise<ProvenanceEntry | undefined>;
+  /**
+   * Records `digests`; a digest never loses a stronger kind it already has. `roots` (verified
+   * and artifact only) are added to those a digest of the same kind has; without roots each
+   * digest is its own root, verified now.
+   */
+  record(upstream: string, repository: string, digests: readonly string[], provenance: Provenance, roots?: readonly ProvenanceRoot[]): Promise<void>;
+  /**
+   * A root no longer vouches: drops it from every digest of the repository; a verified or
+   * artifact digest left without roots is forgotten (absent, so digest pulls of it are denied).
+   */
+  dropRoot(upstream: string, repository: string, root: string): Promise<void>;
 }
 
 /**

@@ -10,6 +10,7 @@ export const DEFAULTS = {
   clientRequestTimeoutMs: 60_000, // ms a client has to send a whole request (slower: 408)
   clientKeepAliveTimeoutMs: 5_000, // ms an idle keep-alive connection stays open
   clientSendTimeoutMs: 60_000, // ms a response may wait for a client that reads nothing before the connection is closed
+  clientTimeoutCheckMs: 1_000, // ms between checks of the header and request timeouts of open connections (Node checks every 30 s by default)
   clientRequestsPerSecond: 100, // requests per second per client (user, else IP) sustained; 0 turns the limit off
   clientBurst: 1000, // requests a client may send at once above the sustained rate (token bucket size)
   rateLimitClients: 100_000, // clients whose request budget is tracked (entries); the least recent are dropped
@@ -22,6 +23,7 @@ export const DEFAULTS = {
   auditLogMaxBytes: 100 * 1024 ** 2, // bytes of the audit log file before it is rotated
   auditLogFiles: 5, // rotated audit log files kept besides the current one
   auditRepeatSeconds: 60, // seconds in which repeated identical denials of one client are summarised in one line
+  auditRepeatWindows: 10_000, // open summary windows of repeated denials (entries); beyond it the oldest is closed early, its summary written
   storagePath: './data',
   storageMaxBytes: 20 * 1024 ** 3, // bytes of blobs and manifests on disk before LRU eviction
   manifestMemoryBytes: 64 * 1024 ** 2, // bytes of verified manifests held in memory
@@ -53,7 +55,15 @@ export const DEFAULTS = {
   trustStateMemoryEntries: 1_000, // verified trust states (one per trust server and name) held in memory (entries)
   tokenCacheEntries: 10_000, // bearer tokens held per upstream (entries), one per repository scope
   notaryClientsMax: 64, // trust server clients kept open (entries), one per server URL and credentials
-  verdictMemoEntries: 4096, // tag verdicts remembered per verified trust state (entries)
+  verdictMemoEntries: 4096, // tag verdicts of verified trust states remembered, across all of them (entries)
+  provenanceRootsPerDigest: 32, // roots (admitted digests vouching for it) kept per digest; the least recently verified are dropped
+  provenanceRecheckEntries: 10_000, // provenance roots whose re-check is remembered for the trust freshness interval (entries)
+  trustDenialMemoryEntries: 10_000, // denials remembered per trust source for trust.missingCacheSeconds (entries), apart from verified states
+
+  // tags/list of repositories under a policy (enforce, audit): the listing is filtered.
+  tagListPageMax: 100, // tags judged per tags/list request (a smaller n lowers it); more are listed through Link pagination
+  tagListResolveConcurrency: 4, // HEAD-by-tag resolutions (and their signature checks) in flight for one tags/list request
+  tagListMaxBytes: 4 * 1024 ** 2, // bytes of an upstream tags/list answer read to filter it
 
   // Signature artifacts fetched from registries (referrers API, tag schema, format tags).
   referrersMaxEntries: 1_000, // descriptors in one referrers index; a larger index is refused unread

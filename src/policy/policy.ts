@@ -1,25 +1,29 @@
+import { DEFAULTS } from '../config/defaults.js';
 import type { Config, PolicyRuleConfig, RequirementSet } from '../config/load.js';
 import type { PolicyMode } from '../config/schema.js';
 import { SignetError } from '../errors.js';
-import type { Provenance, ProvenanceStore } from '../cache/ports.js';
+import type { Provenance, ProvenanceRoot, ProvenanceStore } from '../cache/ports.js';
 import { parseSignatureTag } from '../registry/signature-artifacts.js';
-import { Denial, type Admission } from '../trust/source.js';
-import type { AuditLog, AuditRecord, DecisionKind } from './audit-log.js';
-import type { DigestRequest, ManifestFacts, ManifestLoader, RepositoryRequest, TagRequest } from './requests.js';
-import { admitDigest, admitTag, bindRequirements, type BoundRequirement, type TrustSources } from './requirements.js';
+import { Denial } from '../trust/source.js';
+import type { AuditLog, DecisionKind } from './audit-log.js';
+import { Decisions, type Allow, type Base, type DecisionObserver } from './decisions.js';
+import { Lineage, type Standing, type VouchedKind } from './lineage.js';
+import type { DigestRequest, ManifestFacts, ManifestLoader, RepositoryRequest, StaleManifest, TagLister, TagPage, TagRequest } from './requests.js';
+import { describe, staleBecause, tagNames } from './messages.js';
+import { admitDigest, admitTag, bindRequirements, pinsAgree, type BoundRequirement, type TrustSources } from './requirements.js';
 import { compileRules, mostSpecific, type CompiledRule } from './rules.js';
+import { admittedPage, judgedPage, type Judged, type ListingQuery } from './tag-listing.js';
 
-/** Counts decisions (Prometheus `signet_policy_decisions_total{verdict,reason}`). */
-export interface DecisionObserver {
-  decision(verdict: AuditRecord['verdict'], reason: string): void;
-}
+export type { DecisionObserver } from './decisions.js';
 
 export interface PolicyOptions {
-  config: Pick<Config, 'policy'>;
+  /** `trust.freshnessSeconds` bounds how long a verification holds before it is re-checked (default DEFAULTS.trustFreshnessSeconds). */
+  config: Pick<Config, 'policy'> & { trust?: Pick<Config['trust'], 'freshnessSeconds'> };
   sources: TrustSources;
   provenance: ProvenanceStore;
   audit: AuditLog;
   observer?: DecisionObserver;
+  clock?: () => number;
 }
 
 /** The rule that applies to `<upstream>/<repository>`. */
@@ -33,9 +37,6 @@ export interface ResolvedRule {
   require: RequirementSet;
 }
 
-type Base = Pick<AuditRecord, 'client' | 'upstream' | 'repository' | 'kind' | 'reference' | 'mode' | 'rule'>;
-type Allow = { reason: string; message?: string; digest?: string; admissions?: readonly Admission[] };
-
 /**
  * The decision core: the only place that decides. For every request the proxy asks here first;
  * each answer — allowed, denied, or (audit mode) allowed-and-logged — is written to the audit
@@ -44,17 +45,27 @@ type Allow = { reason: string; message?: string; digest?: string; admissions?: r
  * (a signed digest the upstream no longer has, a length other than the signed one).
  *
  * What a served manifest authorises is recorded here too (provenance): the children of a
- * verified index and the config and layers of a verified manifest may then be pulled by digest.
+ * verified index and the config and layers of a verified manifest may then be pulled by digest,
+ * while the signature they descend from still vouches for them (lineage.ts: re-checked once the
+ * trust freshness interval has passed).
  */
 export class Policy {
   readonly #o: PolicyOptions;
   readonly #rules: Array<CompiledRule<PolicyRuleConfig>>;
   /** Requirements bound to their sources, once per rule (the config objects live as long as the policy). */
   readonly #bound = new WeakMap<RequirementSet, BoundRequirement[]>();
+  readonly #lineage: Lineage;
+  readonly #decisions: Decisions;
 
   constructor(options: PolicyOptions) {
     this.#o = options;
+    this.#decisions = new Decisions(options.audit, options.observer);
     this.#rules = compileRules(options.config.policy.rules);
+    this.#lineage = new Lineage({
+      provenance: options.provenance,
+      freshnessMs: (options.config.trust?.freshnessSeconds ?? DEFAULTS.trustFreshnessSeconds) * 1000,
+      clock: options.clock ?? Date.now,
+    });
   }
 
   resolve(upstream: string, repository: string): ResolvedRule {
@@ -69,10 +80,25 @@ export class Policy {
     };
   }
 
-  /** A manifest by tag: decides which digest the tag means and whether it may be served. */
+  /**
+   * A manifest by tag: decides which digest the tag means and whether it may be served. When
+   * the upstream cannot say (rate-limiting, failing, unreachable), the tag's last digest is
+   * served from the cache if its verification still holds (#serveStale).
+   */
   async manifestByTag<M extends ManifestFacts>(request: TagRequest, loader: ManifestLoader<M>): Promise<M> {
     const resolved = this.resolve(request.upstream, request.repository);
-    const base = this.#base(request, resolved, 'manifest', request.tag);
+    const base = this.#decisions.base(request, resolved, 'manifest', request.tag);
+    try {
+      return await this.#manifestByTag(request, resolved, base, loader);
+    } catch (err) {
+      // A denial was decided and recorded already; other failures decided nothing yet.
+      const stale = err instanceof Denial ? undefined : await loader.lastKnown?.(request.tag, err);
+      if (!stale) throw err;
+      return this.#serveStale(request, resolved, base, stale, err);
+    }
+  }
+
+  async #manifestByTag<M extends ManifestFacts>(request: TagRequest, resolved: ResolvedRule, base: Base, loader: ManifestLoader<M>): Promise<M> {
     if (resolved.mode === 'off') {
       const manifest = await loader.byTag(request.tag);
       return this.#served(request, manifest, 'unverified', base, { reason: 'policy_off', digest: manifest.digest });
@@ -81,16 +107,19 @@ export class Policy {
     // schema) are served when the digest they are about is admitted.
     const tagged = parseSignatureTag(request.tag);
     const about = tagged?.subject;
-    if (tagged && about && (await this.#admitted(request, resolved, about))) {
+    if (tagged && about && (await this.#admitted(request, resolved, about)) === true) {
       const manifest = await loader.byTag(request.tag);
       // The referrers tag schema holds an index of referrers (each checked again when pulled);
       // cosign's tags hold one signature manifest.
       if (tagged.kind === 'referrers' ? manifest.isIndex : manifest.signatureArtifact) {
-        return this.#served(request, manifest, 'artifact', base, {
-          reason: 'signature_artifact',
-          message: `signature artifact of admitted ${about}`,
-          digest: manifest.digest,
-        });
+        return this.#served(
+          request,
+          manifest,
+          'artifact',
+          base,
+          { reason: 'signature_artifact', message: `signature artifact of admitted ${about}`, digest: manifest.digest },
+          [this.#vouched(request, 'artifact', about)],
+        );
       }
     }
     const bound = this.#bind(resolved.require);
@@ -103,16 +132,63 @@ export class Policy {
       where,
     );
     if (outcome.admitted) {
-      return this.#served(request, outcome.manifest, 'verified', base, {
-        reason: 'signed',
-        message: describe(outcome.admissions),
-        digest: outcome.manifest.digest,
-        admissions: outcome.admissions,
-      });
+      const digest = outcome.manifest.digest;
+      return this.#served(
+        request,
+        outcome.manifest,
+        'verified',
+        base,
+        { reason: 'signed', message: describe(outcome.admissions), digest, admissions: outcome.admissions },
+        [this.#vouched(request, 'verified', digest, request.tag)],
+      );
     }
-    this.#refuse(resolved, base, outcome.denial, outcome.manifest?.digest);
-    // Audit mode: what an unchecked pull would get.
-    const manifest = outcome.manifest ?? (await loader.byTag(request.tag));
+    this.#decisions.refuse(resolved.mode, base, outcome.denial, outcome.manifest?.digest);
+    // Audit mode: what an unchecked pull would get (the cache's, when the upstream fails).
+    let manifest = outcome.manifest;
+    if (!manifest) {
+      try {
+        manifest = await loader.byTag(request.tag);
+      } catch (err) {
+        const stale = await loader.lastKnown?.(request.tag, err);
+        if (!stale) throw err;
+        stale.served();
+        manifest = stale.manifest;
+      }
+    }
+    await this.#record(request, manifest, 'unverified');
+    return manifest;
+  }
+
+  /**
+   * The upstream failed to say what a tag means: its last digest is served from the cache when
+   * the policy still admits it — the verification it was served under holds (fresh, or admitted
+   * again) and no signature pins the tag to another digest. Under `off` it is served as is; under
+   * `audit` it is served and logged as unverified. Otherwise the client gets the upstream's failure.
+   */
+  async #serveStale<M extends ManifestFacts>(request: TagRequest, resolved: ResolvedRule, base: Base, stale: StaleManifest<M>, failure: unknown): Promise<M> {
+    const { manifest } = stale;
+    const why = `upstream ${request.upstream} ${staleBecause(stale.reason)} (${stale.cause}): served ${manifest.digest}, the last digest of tag "${request.tag}", from the cache`;
+    if (resolved.mode === 'off') {
+      stale.served();
+      return this.#served(request, manifest, 'unverified', base, { reason: 'served_stale', message: `${why} (policy off)`, digest: manifest.digest });
+    }
+    const subject = { registry: request.upstream, repository: request.repository, tag: request.tag };
+    const standing = (await pinsAgree(resolved.require.combine, this.#bind(resolved.require), subject, manifest.digest))
+      ? await this.#standing(request, resolved, manifest.digest, `manifest ${manifest.digest}`, ['verified', 'artifact'])
+      : undefined;
+    if (standing && !(standing instanceof Denial)) {
+      stale.served();
+      this.#decisions.allow(base, {
+        reason: 'served_stale',
+        message: `${why}: still vouched for by ${standing.roots.map((r) => r.digest).join(', ')}`,
+        digest: manifest.digest,
+      });
+      return manifest;
+    }
+    if (standing instanceof Denial && standing.reason === 'digest_not_authorised') this.#decisions.refuse(resolved.mode, base, standing, manifest.digest);
+    else if (resolved.mode !== 'audit') throw failure;
+    else this.#decisions.refuse(resolved.mode, base, new Denial('digest_not_authorised', `${why} without a verification that still holds`), manifest.digest);
+    stale.served();
     await this.#record(request, manifest, 'unverified');
     return manifest;
   }
@@ -120,74 +196,88 @@ export class Policy {
   /** A manifest by digest: served when it descends from something admitted, is itself signed, or is a signature artifact of an admitted digest. */
   async manifestByDigest<M extends ManifestFacts>(request: DigestRequest, loader: ManifestLoader<M>): Promise<M> {
     const resolved = this.resolve(request.upstream, request.repository);
-    const base = this.#base(request, resolved, 'manifest', request.digest);
+    const base = this.#decisions.base(request, resolved, 'manifest', request.digest);
     const load = async (): Promise<M> => {
       const manifest = await loader.byDigest(request.digest);
       if (!manifest) throw new SignetError('MANIFEST_UNKNOWN', `manifest ${request.digest} not found at upstream ${request.upstream}`);
       return manifest;
     };
     if (resolved.mode === 'off') return this.#served(request, await load(), 'unverified', base, { reason: 'policy_off', digest: request.digest });
-    const known = await this.#o.provenance.get(request.upstream, request.repository, request.digest);
-    if (known === 'verified') {
-      return this.#served(request, await load(), 'verified', base, {
-        reason: 'provenance',
-        message: 'descends from a verified manifest',
-        digest: request.digest,
-      });
-    }
-    if (known === 'artifact') {
+    const standing = await this.#standing(request, resolved, request.digest, `manifest ${request.digest}`, ['verified', 'artifact']);
+    if (standing && !(standing instanceof Denial)) {
       const manifest = await load();
+      if (standing.kind === 'verified') {
+        return this.#served(
+          request,
+          manifest,
+          'verified',
+          base,
+          { reason: 'provenance', message: 'descends from a verified manifest', digest: request.digest },
+          standing.roots,
+        );
+      }
       if (manifest.signatureArtifact || manifest.isIndex)
-        return this.#served(request, manifest, 'artifact', base, {
-          reason: 'signature_artifact',
-          message: 'signature artifact of an admitted digest',
-          digest: request.digest,
-        });
+        return this.#served(
+          request,
+          manifest,
+          'artifact',
+          base,
+          { reason: 'signature_artifact', message: 'signature artifact of an admitted digest', digest: request.digest },
+          standing.roots,
+        );
     }
     const bound = this.#bind(resolved.require);
     const subject = { registry: request.upstream, repository: request.repository, digest: request.digest };
     const verdict = await admitDigest(resolved.require.combine, bound, subject);
     if (!(verdict instanceof Denial)) {
-      return this.#served(request, await load(), 'verified', base, {
-        reason: 'signed',
-        message: describe(verdict),
-        digest: request.digest,
-        admissions: verdict,
-      });
+      return this.#served(
+        request,
+        await load(),
+        'verified',
+        base,
+        { reason: 'signed', message: describe(verdict), digest: request.digest, admissions: verdict },
+        [this.#vouched(request, 'verified', request.digest)],
+      );
     }
     // Not signed itself: it may be a signature artifact whose subject is admitted (OCI 1.1 `subject`).
     const manifest = await loader.byDigest(request.digest);
-    if (manifest?.subject && manifest.signatureArtifact && (await this.#admitted(request, resolved, manifest.subject))) {
-      return this.#served(request, manifest, 'artifact', base, {
-        reason: 'signature_artifact',
-        message: `signature artifact of admitted ${manifest.subject}`,
-        digest: request.digest,
-      });
+    if (manifest?.subject && manifest.signatureArtifact && (await this.#admitted(request, resolved, manifest.subject)) === true) {
+      return this.#served(
+        request,
+        manifest,
+        'artifact',
+        base,
+        { reason: 'signature_artifact', message: `signature artifact of admitted ${manifest.subject}`, digest: request.digest },
+        [this.#vouched(request, 'artifact', manifest.subject)],
+      );
     }
+    const revoked = standing instanceof Denial ? standing : undefined;
     const denial =
       verdict.reason === 'digest_not_signed'
-        ? new Denial(
+        ? (revoked ??
+          new Denial(
             'digest_not_authorised',
             `manifest ${request.digest} is not part of any verified image of ${resolved.subject}: pull it through a signed tag (or a signed digest) first`,
             { cause: verdict },
-          )
+          ))
         : verdict;
-    this.#refuse(resolved, base, denial, request.digest);
+    this.#decisions.refuse(resolved.mode, base, denial, request.digest);
     const served = manifest ?? (await load());
     await this.#record(request, served, 'unverified');
     return served;
   }
 
-  /** A blob: only when it belongs to a manifest served for this repository. */
+  /** A blob: only when it belongs to a manifest served for this repository whose signature still vouches for it. */
   async blob(request: DigestRequest): Promise<void> {
     await this.#decideDigest(
       request,
       'blob',
-      async () => {
-        const known = await this.#o.provenance.get(request.upstream, request.repository, request.digest);
-        if (known === 'verified') return { reason: 'provenance', message: 'blob of a verified manifest' };
-        if (known === 'artifact') return { reason: 'signature_artifact', message: 'blob of a signature artifact of an admitted digest' };
-        return undefined;
+      async (resolved) => {
+        const standing = await this.#standing(request, resolved, request.digest, `blob ${request.digest}`, ['verified', 'artifact']);
+        if (!standing || standing instanceof Denial) return standing;
+        return standing.kind === 'verified'
+          ? { reason: 'provenance', message: 'blob of a verified manifest' }
+          : { reason: 'signature_artifact', message: 'blob of a signature artifact of an admitted digest' };
       },
       (subject) => `blob ${request.digest} is not part of any verified image of ${subject}: pull it through a signed tag (or a signed digest) first`,
     );
@@ -199,40 +289,110 @@ export class Policy {
       request,
       'referrers',
       async (resolved) =>
-        (await this.#admitted(request, resolved, request.digest)) ? { reason: 'provenance', message: 'referrers of an admitted digest' } : undefined,
+        (await this.#admitted(request, resolved, request.digest)) === true ? { reason: 'provenance', message: 'referrers of an admitted digest' } : undefined,
       (subject) => `${request.digest} is not part of any verified image of ${subject}: its referrers are listed once it is admitted`,
     );
   }
 
-  /** One decision about a digest that serves no manifest: off allows, `admit` allows, else digest_not_authorised. */
+  /** One decision about a digest that serves no manifest: off allows, `admit` allows (or says why not), else digest_not_authorised. */
   async #decideDigest(
     request: DigestRequest,
     kind: DecisionKind,
-    admit: (resolved: ResolvedRule) => Promise<Omit<Allow, 'digest'> | undefined>,
+    admit: (resolved: ResolvedRule) => Promise<Omit<Allow, 'digest'> | Denial | undefined>,
     refusal: (subject: string) => string,
   ): Promise<void> {
     const resolved = this.resolve(request.upstream, request.repository);
-    const base = this.#base(request, resolved, kind, request.digest);
+    const base = this.#decisions.base(request, resolved, kind, request.digest);
     const allowed = resolved.mode === 'off' ? { reason: 'policy_off' } : await admit(resolved);
-    if (allowed) {
-      this.#allow(base, { ...allowed, digest: request.digest });
+    if (allowed && !(allowed instanceof Denial)) {
+      this.#decisions.allow(base, { ...allowed, digest: request.digest });
       return;
     }
-    this.#refuse(resolved, base, new Denial('digest_not_authorised', refusal(resolved.subject)), request.digest);
+    this.#decisions.refuse(resolved.mode, base, allowed ?? new Denial('digest_not_authorised', refusal(resolved.subject)), request.digest);
   }
 
-  /** The tag list of a repository: names only, no content; allowed and recorded under every mode. */
-  tagList(request: RepositoryRequest): void {
+  /**
+   * The tag list of a repository. `off`: the upstream's list as it is (undefined: pass it
+   * through). `enforce`: only the tags a pull would be admitted for (tag-listing.ts), paginated
+   * on the filtered list. `audit`: every tag, with the ones enforce would hide audited.
+   */
+  async tagList(request: RepositoryRequest, query: ListingQuery, lister: TagLister): Promise<TagPage | undefined> {
     const resolved = this.resolve(request.upstream, request.repository);
-    this.#allow(this.#base(request, resolved, 'tags', ''), { reason: resolved.mode === 'off' ? 'policy_off' : 'listing' });
+    const base = this.#decisions.base(request, resolved, 'tags', '');
+    if (resolved.mode === 'off') {
+      this.#decisions.allow(base, { reason: 'policy_off' });
+      return undefined;
+    }
+    const bound = this.#bind(resolved.require);
+    const subject = { registry: request.upstream, repository: request.repository };
+    if (resolved.mode === 'audit') {
+      const { page, judged } = await judgedPage(resolved.require.combine, bound, subject, query, lister);
+      const hidden = judged.filter((j): j is Judged & { verdict: Denial } => j.verdict !== true);
+      const first = hidden[0];
+      if (!first) this.#decisions.allow(base, { reason: 'listing', message: `all ${judged.length} tags judged are admitted` });
+      else
+        this.#decisions.refuse(
+          resolved.mode,
+          base,
+          new Denial(first.verdict.reason, `enforce would hide ${tagNames(hidden)} of ${judged.length} tags judged: ${first.verdict.message}`),
+          undefined,
+        );
+      return page;
+    }
+    let listing;
+    try {
+      listing = await admittedPage(resolved.require.combine, bound, subject, query, lister);
+    } catch (err) {
+      if (err instanceof Denial) this.#decisions.refuse(resolved.mode, base, err, undefined);
+      throw err;
+    }
+    const hidden = listing.judged.filter((j) => j.verdict !== true);
+    this.#decisions.allow(base, {
+      reason: 'listing',
+      message: `${listing.page.tags.length} of ${listing.judged.length} tags judged are admitted${hidden.length > 0 ? `; hidden: ${tagNames(hidden)}` : ''}`,
+    });
+    return listing.page;
   }
 
-  /** Whether `digest` is admitted for the repository: verified provenance, or signed itself. */
-  async #admitted(request: RepositoryRequest, resolved: ResolvedRule, digest: string): Promise<boolean> {
-    if ((await this.#o.provenance.get(request.upstream, request.repository, digest)) === 'verified') return true;
-    const bound: BoundRequirement[] = this.#bind(resolved.require);
-    const verdict = await admitDigest(resolved.require.combine, bound, { registry: request.upstream, repository: request.repository, digest });
-    return !(verdict instanceof Denial);
+  /** Whether `digest` is admitted for the repository: verified provenance that still vouches, or signed itself. */
+  async #admitted(request: RepositoryRequest, resolved: ResolvedRule, digest: string): Promise<true | Denial> {
+    // Verified provenance only: an artifact is not admitted because it is a signature of something.
+    const standing = await this.#standing(request, resolved, digest, `manifest ${digest}`, ['verified']);
+    if (standing && !(standing instanceof Denial)) return true;
+    const verdict = await admitDigest(resolved.require.combine, this.#bind(resolved.require), {
+      registry: request.upstream,
+      repository: request.repository,
+      digest,
+    });
+    return verdict instanceof Denial ? verdict : true;
+  }
+
+  /**
+   * The provenance of `digest` (of the `kinds` asked about) while its roots still vouch: a stale
+   * verified root is admitted again as a digest; a stale artifact root (the digest a signature
+   * artifact is about) must still be admitted itself.
+   */
+  #standing(
+    request: RepositoryRequest,
+    resolved: ResolvedRule,
+    digest: string,
+    what: string,
+    kinds: readonly VouchedKind[],
+  ): Promise<Standing | Denial | undefined> {
+    return this.#lineage.standing(request.upstream, request.repository, digest, what, kinds, async (kind, root) => {
+      if (kind === 'artifact') return this.#admitted(request, resolved, root.digest);
+      const verdict = await admitDigest(resolved.require.combine, this.#bind(resolved.require), {
+        registry: request.upstream,
+        repository: request.repository,
+        digest: root.digest,
+      });
+      return verdict instanceof Denial ? verdict : true;
+    });
+  }
+
+  /** A root admitted just now, as recorded under what it vouches for. */
+  #vouched(request: RepositoryRequest, kind: VouchedKind, digest: string, tag?: string): ProvenanceRoot {
+    return { digest, ...(tag === undefined ? {} : { tag }), verifiedAt: this.#lineage.vouched(request.upstream, request.repository, kind, digest) };
   }
 
   #bind(require: RequirementSet): BoundRequirement[] {
@@ -244,64 +404,31 @@ export class Policy {
     return bound;
   }
 
-  #base(request: RepositoryRequest, resolved: ResolvedRule, kind: DecisionKind, reference: string): Base {
-    return { client: request.client, upstream: request.upstream, repository: request.repository, kind, reference, mode: resolved.mode, rule: resolved.path };
-  }
-
-  async #served<M extends ManifestFacts>(request: RepositoryRequest, manifest: M, provenance: Provenance, base: Base, allow: Allow): Promise<M> {
-    this.#allow(base, allow);
-    await this.#record(request, manifest, provenance);
+  async #served<M extends ManifestFacts>(
+    request: RepositoryRequest,
+    manifest: M,
+    provenance: Provenance,
+    base: Base,
+    allow: Allow,
+    roots: readonly ProvenanceRoot[] = [],
+  ): Promise<M> {
+    this.#decisions.allow(base, allow);
+    await this.#record(request, manifest, provenance, roots);
     return manifest;
   }
 
-  /** What a served manifest authorises: itself and, unless it is an index of signature artifacts, its children. */
-  async #record(request: RepositoryRequest, manifest: ManifestFacts, provenance: Provenance): Promise<void> {
+  /**
+   * What a served manifest authorises: itself and, unless it is an index of signature artifacts,
+   * its children — each for as long as `roots` (what vouched for the manifest) still vouch.
+   */
+  async #record(request: RepositoryRequest, manifest: ManifestFacts, provenance: Provenance, roots: readonly ProvenanceRoot[] = []): Promise<void> {
     const children = provenance === 'artifact' && manifest.isIndex ? [] : manifest.children;
-    await this.#o.provenance.record(request.upstream, request.repository, [manifest.digest, ...children], provenance);
+    await this.#o.provenance.record(
+      request.upstream,
+      request.repository,
+      [manifest.digest, ...children],
+      provenance,
+      provenance === 'unverified' ? undefined : roots,
+    );
   }
-
-  #allow(base: Base, allow: Allow): void {
-    const admissions = allow.admissions ?? [];
-    const signers = admissions.length > 0 ? [...new Set(admissions.flatMap((a) => a.signers))] : undefined;
-    this.#emit({
-      ...base,
-      digest: allow.digest,
-      verdict: 'allowed',
-      reason: allow.reason,
-      message: allow.message,
-      signers,
-      evidence: admissions.length > 0 ? admissions.flatMap((a) => a.evidence) : undefined,
-      trust: admissions.find((a) => a.trust)?.trust,
-    });
-  }
-
-  /** Enforce: records and throws the denial. Audit: records what would have been denied and returns. */
-  #refuse(resolved: ResolvedRule, base: Base, denial: Denial, digest: string | undefined): void {
-    const audited = resolved.mode === 'audit';
-    this.#emit({
-      ...base,
-      digest,
-      verdict: audited ? 'audited' : 'denied',
-      reason: denial.reason,
-      message: denial.message,
-      signers: undefined,
-      evidence: undefined,
-      trust: undefined,
-    });
-    if (!audited) throw denial;
-  }
-
-  #emit(record: AuditRecord): void {
-    this.#o.audit.record(record);
-    this.#o.observer?.decision(record.verdict, record.reason);
-  }
-}
-
-function describe(admissions: readonly Admission[]): string {
-  return admissions
-    .map((a) => {
-      const role = a.evidence.find((e) => e.role)?.role;
-      return `${a.format}: signed${role ? ` in ${role}` : ''}${a.signers.length ? ` by ${a.signers.join(', ')}` : ''}`;
-    })
-    .join('; ');
 }

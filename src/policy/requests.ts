@@ -37,6 +37,22 @@ export interface ManifestFacts {
 }
 
 /**
+ * Why the upstream could not say what a tag means: the `reason` label of
+ * `signet_stale_tag_serves_total` and part of the audit message of a stale serve.
+ */
+export type StaleReason = 'rate_limited' | 'upstream_error' | 'unreachable' | 'timeout';
+
+/** The manifest a tag last resolved to, offered from the cache when the upstream fails. */
+export interface StaleManifest<M> {
+  manifest: M;
+  reason: StaleReason;
+  /** What the upstream did, for the audit message. */
+  cause: string;
+  /** Called once the policy decided to serve it: the proxy logs and counts the stale serve. */
+  served(): void;
+}
+
+/**
  * The policy's view of the registry, implemented by the proxy: every manifest it hands over was
  * hashed against its digest. `byDigest` answers undefined when the upstream has no such manifest.
  */
@@ -44,4 +60,28 @@ export interface ManifestLoader<M extends ManifestFacts> {
   byDigest(digest: string): Promise<M | undefined>;
   /** The manifest the upstream currently has under `tag` (resolved at the registry, fetched by digest). */
   byTag(tag: string): Promise<M>;
+  /**
+   * After `byTag` threw `failure`: when the failure is the upstream rate-limiting (429), failing
+   * (5xx after retries) or unreachable, the manifest the tag last resolved to, from the cache
+   * only; undefined otherwise. The policy decides whether it may be served.
+   */
+  lastKnown?(tag: string, failure: unknown): Promise<StaleManifest<M> | undefined>;
+}
+
+/** One page of a tag listing, in lexical order. */
+export interface TagPage {
+  tags: string[];
+  /** The `last` of the next page, when there is one (the Link header's target). */
+  next: string | undefined;
+}
+
+/** The policy's view of a repository's tags at the registry, implemented by the proxy. */
+export interface TagLister {
+  /**
+   * The upstream's tags after `last`, at most `n` of them (every tag when `n` is undefined),
+   * sorted; `next` when the upstream has more.
+   */
+  page(n: number | undefined, last: string | undefined): Promise<TagPage>;
+  /** The digest the upstream has under `tag` now (a HEAD), or undefined when it has no such tag. */
+  resolve(tag: string): Promise<string | undefined>;
 }

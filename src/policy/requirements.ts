@@ -1,6 +1,6 @@
 import type { FormatRequirement, RequirementSet } from '../config/load.js';
 import { SignetError } from '../errors.js';
-import { Denial, type Admission, type PinnedTag, type Subject, type TagSubject, type TrustSource } from '../trust/source.js';
+import { Denial, type Admission, type PinnedTag, type RepositorySubject, type Subject, type TagSubject, type TrustSource } from '../trust/source.js';
 import type { ManifestFacts, ManifestLoader } from './requests.js';
 
 /** The trust sources by the format key of `require.<format>`. */
@@ -13,6 +13,8 @@ export interface BoundRequirement {
   format: string;
   pin: ((subject: TagSubject) => Promise<PinnedTag>) | undefined;
   verify: (subject: Subject) => Promise<Admission>;
+  /** The tags the source signs and admits, from its trust data alone (TUF-style sources). */
+  signedTags: ((subject: RepositorySubject) => Promise<string[]>) | undefined;
 }
 
 export function bindRequirements(sources: TrustSources, set: RequirementSet): BoundRequirement[] {
@@ -23,10 +25,12 @@ export function bindRequirements(sources: TrustSources, set: RequirementSet): Bo
     const source = sources[entry.format] as TrustSource<typeof entry.requirement> | undefined;
     if (!source) throw new SignetError('CONFIG_INVALID', `${entry.requirement.path}: no trust source for format "${entry.format}" is configured`);
     const pinTag = source.pinTag?.bind(source);
+    const signedTags = source.signedTags?.bind(source);
     return {
       format: entry.format,
       pin: pinTag ? (subject: TagSubject) => pinTag(subject, entry.requirement) : undefined,
       verify: (subject: Subject) => source.verify(subject, entry.requirement),
+      signedTags: signedTags ? (subject: RepositorySubject) => signedTags(subject, entry.requirement) : undefined,
     };
   });
 }
@@ -129,6 +133,20 @@ export async function admitDigest(combine: RequirementSet['combine'], bound: rea
   return admissions;
 }
 
+/**
+ * Whether a manifest of `digest` may stand for the tag as far as the sources that sign tags are
+ * concerned: none pins the tag to another digest (allOf: each pins it to this one). For a stale
+ * serve: the signature, not the cache, decides what a tag means.
+ */
+export async function pinsAgree(combine: RequirementSet['combine'], bound: readonly BoundRequirement[], subject: TagSubject, digest: string): Promise<boolean> {
+  for (const b of bound) {
+    if (!b.pin) continue;
+    const pinned = await attempt(() => (b.pin as NonNullable<BoundRequirement['pin']>)(subject));
+    if (pinned instanceof Denial ? combine === 'allOf' : pinned.digest !== digest) return false;
+  }
+  return true;
+}
+
 /** The signed manifest itself, checked against the signed length. */
 async function loadPinned<M extends ManifestFacts>(pinned: PinnedTag, subject: TagSubject, loader: ManifestLoader<M>, where: string): Promise<M | Denial> {
   const manifest = await loader.byDigest(pinned.digest);
@@ -145,7 +163,7 @@ async function loadPinned<M extends ManifestFacts>(pinned: PinnedTag, subject: T
 }
 
 /** Runs a source call, turning its denial into a value; anything else (infrastructure) is thrown. */
-async function attempt<T>(call: () => Promise<T>): Promise<T | Denial> {
+export async function attempt<T>(call: () => Promise<T>): Promise<T | Denial> {
   try {
     return await call();
   } catch (err) {
@@ -154,7 +172,7 @@ async function attempt<T>(call: () => Promise<T>): Promise<T | Denial> {
   }
 }
 
-function combineDenials(denials: readonly Denial[], where: string): Denial {
+export function combineDenials(denials: readonly Denial[], where: string): Denial {
   const [first, ...rest] = denials;
   if (!first) return new Denial('no_trust_config', `no trust requirement applies to ${where}`);
   if (rest.length === 0) return first;

@@ -10,7 +10,7 @@ import { parseManifestReferences } from '../registry/manifest.js';
 import { parseDigest, type Digest, type Reference } from '../registry/names.js';
 import { header, type UpstreamResponse } from '../registry/upstream-client.js';
 import type { Policy } from '../policy/policy.js';
-import type { ManifestFacts, ManifestLoader } from '../policy/requests.js';
+import type { ManifestFacts, ManifestLoader, StaleManifest, StaleReason } from '../policy/requests.js';
 import type { ProxyMetrics } from './observer.js';
 import type { Target } from './router.js';
 import { upstreamFailure } from './upstream-errors.js';
@@ -47,6 +47,8 @@ export class ManifestService {
   readonly #parsed = new WeakMap<StoredManifest, Parsed>();
   readonly #maxBytes: number;
   readonly #clock: () => number;
+  /** Errors made of 5xx answers (after the upstream client's retries): outages, not refusals. */
+  readonly #outages = new WeakSet<Error>();
 
   constructor(options: ManifestServiceOptions) {
     this.#o = options;
@@ -81,7 +83,56 @@ export class ManifestService {
         }
       },
       byTag: (tag) => this.#byTag(target, tag),
+      lastKnown: (tag, failure) => this.#lastKnown(target, tag, failure),
     };
+  }
+
+  /** The error for a failed upstream answer; 5xx ones are remembered as outages (#lastKnown). */
+  async #failure(upstream: string, res: UpstreamResponse, what: string): Promise<SignetError> {
+    const err = await upstreamFailure(upstream, res, what, 'MANIFEST_UNKNOWN');
+    if (res.status >= 500) this.#outages.add(err);
+    return err;
+  }
+
+  /**
+   * The manifest a tag last resolved to, from the cache only, when `failure` says the upstream
+   * is rate-limiting, failing or unreachable (not when it answered that the tag is unknown or
+   * access is denied). The policy decides whether it is served; `served` logs and counts it.
+   */
+  async #lastKnown(target: Target, tag: string, failure: unknown): Promise<StaleManifest<ServedManifest> | undefined> {
+    const reason = this.#outage(failure);
+    if (!reason) return undefined;
+    const upstream = target.upstream.name;
+    const known = await this.#o.tags.get(upstream, target.repository, tag);
+    const cached = known ? await this.#cached(known.digest) : undefined;
+    if (!cached) return undefined;
+    const cause = errorMessage(failure);
+    return {
+      manifest: { ...cached, cache: 'hit' },
+      reason,
+      cause,
+      served: () => {
+        this.#o.metrics.staleServes.inc({ upstream, reason });
+        this.#o.logger.warn(
+          { upstream, repository: target.repository, tag, digest: cached.digest, reason, err: cause },
+          'upstream cannot answer; serving the last known digest of the tag from the cache',
+        );
+      },
+    };
+  }
+
+  #outage(failure: unknown): StaleReason | undefined {
+    if (!(failure instanceof SignetError)) return undefined;
+    switch (failure.code) {
+      case 'TOOMANYREQUESTS':
+        return 'rate_limited';
+      case 'UPSTREAM_UNAVAILABLE':
+        return 'unreachable';
+      case 'UPSTREAM_TIMEOUT':
+        return 'timeout';
+      default:
+        return this.#outages.has(failure) ? 'upstream_error' : undefined;
+    }
   }
 
   async #cached(digest: string): Promise<Parsed | undefined> {
@@ -109,7 +160,7 @@ export class ManifestService {
         repository: target.repository,
         headers: { accept: UPSTREAM_MANIFEST_ACCEPT },
       });
-      if (res.status !== 200) throw await upstreamFailure(target.upstream.name, res, `manifest ${target.repository}@${digest.value}`, 'MANIFEST_UNKNOWN');
+      if (res.status !== 200) throw await this.#failure(target.upstream.name, res, `manifest ${target.repository}@${digest.value}`);
       const bytes = await this.#readManifest(target, res, `${target.repository}@${digest.value}`);
       const actual = `${digest.algorithm}:${createHash(digest.algorithm).update(bytes).digest('hex')}`;
       if (actual !== digest.value) {
@@ -128,8 +179,8 @@ export class ManifestService {
 
   /**
    * What the upstream says a tag means: a HEAD (cheap, and not rate-limited by Docker Hub) gives
-   * the digest, and the manifest itself comes by digest. When the upstream is unreachable, the
-   * last digest seen for the tag is served from the cache.
+   * the digest, and the manifest itself comes by digest. When the upstream fails, the policy
+   * decides whether the last digest seen for the tag is served from the cache (`lastKnown`).
    */
   async #byTag(target: Target, tag: string): Promise<ServedManifest> {
     const upstream = target.upstream.name;
@@ -141,33 +192,17 @@ export class ManifestService {
         return { ...cached, cache: 'hit' };
       }
     }
-    let res: UpstreamResponse;
-    try {
-      res = await target.upstream.request({
-        method: 'HEAD',
-        path: `/v2/${target.repository}/manifests/${tag}`,
-        repository: target.repository,
-        headers: { accept: UPSTREAM_MANIFEST_ACCEPT },
-      });
-    } catch (err) {
-      const stale = known ? await this.#cached(known.digest) : undefined;
-      if (known && stale && err instanceof SignetError && (err.code === 'UPSTREAM_UNAVAILABLE' || err.code === 'UPSTREAM_TIMEOUT')) {
-        this.#o.metrics.staleServes.inc({ upstream });
-        this.#o.logger.warn(
-          { upstream, repository: target.repository, tag, digest: known.digest, err: errorMessage(err) },
-          'upstream unreachable; serving the last known digest of the tag',
-        );
-        return { ...stale, cache: 'hit' };
-      }
-      throw err;
-    }
+    const res = await target.upstream.request({
+      method: 'HEAD',
+      path: `/v2/${target.repository}/manifests/${tag}`,
+      repository: target.repository,
+      headers: { accept: UPSTREAM_MANIFEST_ACCEPT },
+    });
     res.body.resume();
-    if (res.status >= 500 && known) {
-      const stale = await this.#cached(known.digest);
-      if (stale) {
-        this.#o.metrics.staleServes.inc({ upstream });
-        return { ...stale, cache: 'hit' };
-      }
+    if (res.status === 429 || res.status >= 500) {
+      // Rate-limiting or failing (after the upstream client's retries): a GET would only count
+      // against its limits again. The policy may serve the tag's last digest (lastKnown).
+      throw await this.#failure(upstream, res, `manifest ${target.repository}:${tag}`);
     }
     const digestHeader = res.status === 200 ? header(res.headers, HEADERS.contentDigest.toLowerCase()) : undefined;
     if (!digestHeader) {
@@ -179,7 +214,7 @@ export class ManifestService {
         repository: target.repository,
         headers: { accept: UPSTREAM_MANIFEST_ACCEPT },
       });
-      if (full.status !== 200) throw await upstreamFailure(upstream, full, `manifest ${target.repository}:${tag}`, 'MANIFEST_UNKNOWN');
+      if (full.status !== 200) throw await this.#failure(upstream, full, `manifest ${target.repository}:${tag}`);
       return this.#acceptTagBody(target, tag, full);
     }
     let digest: Digest;
@@ -235,7 +270,10 @@ export class ManifestService {
     return Buffer.concat(chunks);
   }
 
-  /** Parses (the upstream's Content-Type stands in for a missing mediaType) and stores verified bytes. */
+  /**
+   * Parses and stores verified bytes. Their media type comes from the bytes (mediaType, else their
+   * structure): the Content-Type of whichever upstream answered first never types a digest.
+   */
   async #store(digest: string, bytes: Buffer, contentType: string | undefined): Promise<Parsed> {
     const references = parseManifestReferences(bytes, contentType);
     const stored: ParsedManifest = { digest, mediaType: references.mediaType, bytes, references, children: [...references.manifests, ...references.blobs] };

@@ -12,5 +12,6 @@ export interface ProxyMetrics {
   upstreamBytes: LabelledCounter<'upstream'>;
   upstreamBlobFetches: LabelledCounter<'upstream'>;
   digestMismatches: LabelledCounter<'upstream' | 'kind'>;
-  staleServes: LabelledCounter<'upstream'>;
+  /** `reason`: why the upstream could not answer (StaleReason). */
+  staleServes: LabelledCounter<'upstream' | 'reason'>;
 }

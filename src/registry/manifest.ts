@@ -1,5 +1,5 @@
 import { SignetError } from '../errors.js';
-import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from './media-types.js';
+import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MEDIA_TYPES } from './media-types.js';
 import { parseDigest } from './names.js';
 import { classifySignatureArtifact } from './signature-artifacts.js';
 
@@ -22,12 +22,26 @@ export interface ManifestReferences {
   signatureArtifact: boolean;
 }
 
+/** Docker image manifest v2 schema 1 (unsigned and signed): named so the refusal says what it is. */
+const SCHEMA1_TYPES = {
+  unsigned: 'application/vnd.docker.distribution.manifest.v1+json',
+  signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+} as const;
+
 /**
  * Parses manifest bytes (unknown until validated) far enough to know their children.
- * OCI image-spec: the `mediaType` property SHOULD be present; Docker schema 2 always has it.
- * The Content-Type header of the upstream is used when the body has none.
+ *
+ * The media type comes from the bytes, which were hashed against their digest, so a digest
+ * always means the same kind of manifest whoever fetched it first, from whichever upstream:
+ * - a `mediaType` field wins (OCI image-spec: it SHOULD be present; Docker schema 2 always has it);
+ * - otherwise the structure decides (image-spec image-index.md / manifest.md): a `manifests`
+ *   array is an OCI index, `config` and `layers` an OCI image manifest; `schemaVersion: 1` is a
+ *   Docker schema 1 manifest (refused: Signet serves schema 2 and OCI).
+ * `announced` (the upstream's Content-Type, or the type a store kept) is a hint only: a body
+ * that says nothing about its kind is refused rather than typed by a header, since a header
+ * typing it would be remembered under the digest for every client.
  */
-export function parseManifestReferences(bytes: Buffer, contentType: string | undefined): ManifestReferences {
+export function parseManifestReferences(bytes: Buffer, announced: string | undefined): ManifestReferences {
   let doc: unknown;
   try {
     doc = JSON.parse(bytes.toString('utf8'));
@@ -35,14 +49,9 @@ export function parseManifestReferences(bytes: Buffer, contentType: string | und
     throw new SignetError('MANIFEST_INVALID', 'upstream manifest is not valid JSON', { cause: err });
   }
   if (!isObject(doc)) throw new SignetError('MANIFEST_INVALID', 'upstream manifest is not a JSON object');
-  const bodyType = typeof doc['mediaType'] === 'string' ? doc['mediaType'] : undefined;
-  const headerType = contentType?.split(';')[0]?.trim();
-  const mediaType = bodyType ?? (headerType && MANIFEST_MEDIA_TYPES.includes(headerType) ? headerType : undefined);
-  if (!mediaType || !MANIFEST_MEDIA_TYPES.includes(mediaType)) {
-    throw new SignetError(
-      'UNSUPPORTED',
-      `manifest media type "${mediaType ?? headerType ?? 'unknown'}" is not supported: Signet serves Docker schema 2 and OCI manifests and indexes`,
-    );
+  const mediaType = mediaTypeOf(doc, announced);
+  if (!MANIFEST_MEDIA_TYPES.includes(mediaType)) {
+    throw new SignetError('UNSUPPORTED', `manifest media type "${mediaType}" is not supported: Signet serves Docker schema 2 and OCI manifests and indexes`);
   }
   const refs: ManifestReferences = {
     mediaType,
@@ -67,6 +76,19 @@ export function parseManifestReferences(bytes: Buffer, contentType: string | und
   }
   if (doc['subject'] !== undefined) refs.subject = descriptorDigests([doc['subject']], 'subject')[0];
   return refs;
+}
+
+/** The media type the bytes give themselves (see parseManifestReferences). */
+function mediaTypeOf(doc: Record<string, unknown>, announced: string | undefined): string {
+  if (typeof doc['mediaType'] === 'string') return doc['mediaType'];
+  if (doc['schemaVersion'] === 1) return Array.isArray(doc['signatures']) ? SCHEMA1_TYPES.signed : SCHEMA1_TYPES.unsigned;
+  if (Array.isArray(doc['manifests'])) return MEDIA_TYPES.ociIndex;
+  if (doc['config'] !== undefined && Array.isArray(doc['layers'])) return MEDIA_TYPES.ociManifest;
+  const hint = announced?.split(';')[0]?.trim();
+  throw new SignetError(
+    'MANIFEST_INVALID',
+    `manifest has no mediaType and neither a "manifests" list nor "config" and "layers"${hint ? ` (announced as "${hint.slice(0, 100)}")` : ''}: its kind cannot be told from its bytes`,
+  );
 }
 
 function descriptorDigests(list: unknown, field: string): string[] {

@@ -57,8 +57,8 @@ export class Metrics implements UpstreamObserver, DecisionObserver, AccessObserv
   });
   readonly staleServes = new Counter({
     name: 'signet_stale_tag_serves_total',
-    help: 'Tags answered from the last known digest because the upstream was unreachable',
-    labelNames: ['upstream'] as const,
+    help: 'Tags answered from the cache with their last known (still verified) digest because the upstream could not answer, by reason (rate_limited, upstream_error, unreachable, timeout)',
+    labelNames: ['upstream', 'reason'] as const,
     registers: [this.registry],
   });
   readonly evictions = new Counter({
@@ -82,8 +82,20 @@ export class Metrics implements UpstreamObserver, DecisionObserver, AccessObserv
     registers: [this.registry],
   });
 
+  /** Requests refused over the per-client limit (rate-limit.ts); by how the client was told apart, never by client. */
+  readonly rateLimits = new Counter({
+    name: 'signet_rate_limited_total',
+    help: 'Client requests refused with 429 over the per-client request limit, by what identified the client (user, address)',
+    labelNames: ['by'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'signet_' });
+  }
+
+  rateLimited(by: 'user' | 'address'): void {
+    this.rateLimits.inc({ by });
   }
 
   authFailure(reason: AuthFailureReason): void {

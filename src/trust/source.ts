@@ -20,6 +20,12 @@ export interface Subject {
   digest: string;
 }
 
+/** A repository of an upstream, as sources name it: `<registry>/<repository>`. */
+export interface RepositorySubject {
+  registry: string;
+  repository: string;
+}
+
 export interface TagSubject {
   registry: string;
   repository: string;
@@ -78,6 +84,13 @@ export interface TrustSource<Requirement> {
   verify(subject: Subject, requirement: Requirement): Promise<Admission>;
   /** TUF-style sources only: the signed digest of a tag; throws a `Denial`. */
   pinTag?(subject: TagSubject, requirement: Requirement): Promise<PinnedTag>;
+  /**
+   * Sources whose trust data names the tags they sign (TUF-style): every tag `pinTag` would
+   * admit under `requirement`, sorted, read from verified trust data alone (no registry call);
+   * throws a `Denial` when the trust data itself is refused. Lets a tag listing show only
+   * signed tags without resolving each at the registry.
+   */
+  signedTags?(subject: RepositorySubject, requirement: Requirement): Promise<string[]>;
   close?(): Promise<void>;
 }
 

@@ -3,9 +3,9 @@ import { dirname, join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { DEFAULTS } from '../../config/defaults.js';
 import { SignetError, errorMessage } from '../../errors.js';
-import { parseDigest } from '../../registry/names.js';
-import type { Provenance, ProvenanceStore } from '../ports.js';
-import { isStronger, raisedDigests } from '../provenance-kind.js';
+import { isTag, parseDigest } from '../../registry/names.js';
+import type { Provenance, ProvenanceEntry, ProvenanceRoot, ProvenanceStore } from '../ports.js';
+import { applyDrop, applyRecord, snapshot, validateRecord, type Change, type Entries } from '../provenance-entries.js';
 import { isNotFound, repositoryDir } from './files.js';
 
 export interface DiskProvenanceStoreOptions {
@@ -13,9 +13,19 @@ export interface DiskProvenanceStoreOptions {
   root: string;
   /** Repositories whose provenance is held in memory (entries); others are read again from disk. */
   memoryRepositories?: number;
+  clock?: () => number;
 }
 
-/** One letter per kind; `v` and `u` are the lines Signet always wrote, `a` came with artifacts. */
+/**
+ * One letter per kind; `v` and `u` are the lines Signet always wrote, `a` came with artifacts.
+ * Lines (appended, replayed in order when loaded):
+ * - `<flag> <digest>`: a digest recorded without a root (earlier versions): its own root,
+ *   verified at an unknown time, so the policy re-checks it before it serves it again;
+ * - `<flag> <digest> <root digest> <verified at, epoch ms> [<tag>]`: a root vouching for it;
+ * - `- <root digest>`: that root no longer vouches, for any digest of the repository.
+ * Earlier versions read the two newer kinds of line as lines they do not understand: they grant
+ * nothing (the safe direction).
+ */
 const FLAG: Record<Provenance, string> = { verified: 'v', artifact: 'a', unverified: 'u' };
 const KIND: ReadonlyMap<string, Provenance> = new Map([
   ['v', 'verified'],
@@ -23,8 +33,11 @@ const KIND: ReadonlyMap<string, Provenance> = new Map([
   ['u', 'unverified'],
 ]);
 
+const DROP = '-';
+const EPOCH_MS = /^\d{1,15}$/;
+
 interface Loaded {
-  entries: Map<string, Provenance>;
+  entries: Entries;
   /** False when a crash cut the last line short: the next append starts on a new line. */
   endsWithNewline: boolean;
 }
@@ -41,9 +54,11 @@ export class DiskProvenanceStore implements ProvenanceStore {
   readonly #loaded: LRUCache<string, Promise<Loaded>>;
   /** Appends in progress per repository, in order; a reload waits for them. */
   readonly #writes = new Map<string, Promise<void>>();
+  readonly #clock: () => number;
 
   constructor(options: DiskProvenanceStoreOptions) {
     this.#root = options.root;
+    this.#clock = options.clock ?? Date.now;
     this.#loaded = new LRUCache({ max: Math.max(1, options.memoryRepositories ?? DEFAULTS.provenanceMemoryRepositories) });
   }
 
@@ -73,21 +88,35 @@ export class DiskProvenanceStore implements ProvenanceStore {
   }
 
   async get(upstream: string, repository: string, digest: string): Promise<Provenance | undefined> {
-    return (await this.#load(upstream, repository)).entries.get(digest);
+    return (await this.#load(upstream, repository)).entries.get(digest)?.kind;
   }
 
-  /** Records `digests`; only new ones, or ones whose kind rises, touch the disk. */
-  async record(upstream: string, repository: string, digests: readonly string[], provenance: Provenance): Promise<void> {
-    // A digest is written into a line: anything but a digest could forge another line.
-    const key = DiskProvenanceStore.#key(upstream, repository);
+  async entry(upstream: string, repository: string, digest: string): Promise<ProvenanceEntry | undefined> {
+    return snapshot((await this.#load(upstream, repository)).entries.get(digest));
+  }
+
+  /** Records `digests`; only new digests and roots, or kinds that rise, touch the disk. */
+  async record(upstream: string, repository: string, digests: readonly string[], provenance: Provenance, roots?: readonly ProvenanceRoot[]): Promise<void> {
+    // Validated before they reach the file: anything but a digest (or a tag) could forge a line.
+    validateRecord(digests, roots);
     const loaded = await this.#load(upstream, repository);
-    const raised = raisedDigests(loaded.entries, digests, provenance);
-    if (raised.length === 0) return; // the hot path: a manifest served again records nothing
-    // Validated before they reach the file, so a crafted string cannot inject a line.
-    for (const d of raised) parseDigest(d);
+    const changes = applyRecord(loaded.entries, digests, provenance, roots, this.#clock());
+    if (changes.length === 0) return; // the hot path: a manifest served again records nothing
+    await this.#append(upstream, repository, loaded, changes.map(line));
+  }
+
+  async dropRoot(upstream: string, repository: string, root: string): Promise<void> {
+    parseDigest(root);
+    const loaded = await this.#load(upstream, repository);
+    if (!applyDrop(loaded.entries, root)) return;
+    await this.#append(upstream, repository, loaded, [`${DROP} ${root}`]);
+  }
+
+  /** Appends lines after the writes already queued for the repository. */
+  async #append(upstream: string, repository: string, loaded: Loaded, lines: readonly string[]): Promise<void> {
+    const key = DiskProvenanceStore.#key(upstream, repository);
     const file = this.#file(upstream, repository);
-    for (const d of raised) loaded.entries.set(d, provenance);
-    const text = (loaded.endsWithNewline ? '' : '\n') + raised.map((d) => `${FLAG[provenance]} ${d}\n`).join('');
+    const text = (loaded.endsWithNewline ? '' : '\n') + lines.map((l) => `${l}\n`).join('');
     loaded.endsWithNewline = true;
     const previous = this.#writes.get(key) ?? Promise.resolve();
     const write = previous
@@ -109,6 +138,12 @@ export class DiskProvenanceStore implements ProvenanceStore {
   }
 }
 
+function line(change: Change): string {
+  const head = `${FLAG[change.kind]} ${change.digest}`;
+  const root = change.root;
+  return root ? `${head} ${root.digest} ${root.verifiedAt}${root.tag === undefined ? '' : ` ${root.tag}`}` : head;
+}
+
 async function readProvenance(file: string): Promise<Loaded> {
   let text: string;
   try {
@@ -121,15 +156,29 @@ async function readProvenance(file: string): Promise<Loaded> {
       { cause: err },
     );
   }
-  const entries = new Map<string, Provenance>();
-  for (const line of text.split('\n')) {
-    const space = line.indexOf(' ');
-    const kind = KIND.get(line.slice(0, space));
-    const digest = line.slice(space + 1);
-    if (space < 0 || kind === undefined || !isDigest(digest)) continue;
-    if (isStronger(kind, entries.get(digest))) entries.set(digest, kind);
-  }
+  const entries: Entries = new Map();
+  for (const l of text.split('\n')) replay(entries, l);
   return { entries, endsWithNewline: text === '' || text.endsWith('\n') };
+}
+
+/** Applies one line; a line that does not parse (an unknown flag, a line cut by a crash) grants nothing. */
+function replay(entries: Entries, text: string): void {
+  const fields = text.split(' ');
+  const [flag = '', digest = '', root, at, tag] = fields;
+  if (!isDigest(digest)) return;
+  if (flag === DROP) {
+    if (fields.length === 2) applyDrop(entries, digest);
+    return;
+  }
+  const kind = KIND.get(flag);
+  if (kind === undefined) return;
+  if (fields.length === 2) {
+    applyRecord(entries, [digest], kind, undefined, 0);
+    return;
+  }
+  if (kind === 'unverified' || fields.length > 5 || root === undefined || !isDigest(root) || at === undefined || !EPOCH_MS.test(at)) return;
+  if (tag !== undefined && !isTag(tag)) return;
+  applyRecord(entries, [digest], kind, [{ digest: root, verifiedAt: Number(at), ...(tag === undefined ? {} : { tag }) }], 0);
 }
 
 function isDigest(text: string): boolean {

@@ -1,8 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import { DEFAULTS } from '../../config/defaults.js';
 import { parseDigest } from '../../registry/names.js';
-import type { Provenance, ProvenanceStore } from '../ports.js';
-import { raisedDigests } from '../provenance-kind.js';
+import type { Provenance, ProvenanceEntry, ProvenanceRoot, ProvenanceStore } from '../ports.js';
+import { applyDrop, applyRecord, snapshot, validateRecord, type Entries } from '../provenance-entries.js';
 import { settle } from '../settle.js';
 
 /**
@@ -11,28 +11,44 @@ import { settle } from '../settle.js';
  * its tags are pulled again — the safe direction.
  */
 export class MemoryProvenanceStore implements ProvenanceStore {
-  readonly #repositories: LRUCache<string, Map<string, Provenance>>;
+  readonly #repositories: LRUCache<string, Entries>;
+  readonly #clock: () => number;
 
-  constructor(options: { memoryRepositories?: number } = {}) {
+  constructor(options: { memoryRepositories?: number; clock?: () => number } = {}) {
     this.#repositories = new LRUCache({ max: Math.max(1, options.memoryRepositories ?? DEFAULTS.provenanceMemoryRepositories) });
+    this.#clock = options.clock ?? Date.now;
   }
 
   get(upstream: string, repository: string, digest: string): Promise<Provenance | undefined> {
-    return settle(() => {
-      return this.#repositories.get(JSON.stringify([upstream, repository]))?.get(digest);
-    });
+    return settle(() => this.#entries(upstream, repository)?.get(digest)?.kind);
   }
 
-  record(upstream: string, repository: string, digests: readonly string[], provenance: Provenance): Promise<void> {
+  entry(upstream: string, repository: string, digest: string): Promise<ProvenanceEntry | undefined> {
+    return settle(() => snapshot(this.#entries(upstream, repository)?.get(digest)));
+  }
+
+  record(upstream: string, repository: string, digests: readonly string[], provenance: Provenance, roots?: readonly ProvenanceRoot[]): Promise<void> {
     return settle(() => {
-      for (const d of digests) parseDigest(d);
+      validateRecord(digests, roots);
       const key = JSON.stringify([upstream, repository]);
       let entries = this.#repositories.get(key);
       if (!entries) {
         entries = new Map();
         this.#repositories.set(key, entries);
       }
-      for (const d of raisedDigests(entries, digests, provenance)) entries.set(d, provenance);
+      applyRecord(entries, digests, provenance, roots, this.#clock());
     });
+  }
+
+  dropRoot(upstream: string, repository: string, root: string): Promise<void> {
+    return settle(() => {
+      parseDigest(root);
+      const entries = this.#entries(upstream, repository);
+      if (entries) applyDrop(entries, root);
+    });
+  }
+
+  #entries(upstream: string, repository: string): Entries | undefined {
+    return this.#repositories.get(JSON.stringify([upstream, repository]));
   }
 }

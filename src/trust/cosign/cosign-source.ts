@@ -7,6 +7,7 @@ import { Inflight } from '../../cache/inflight.js';
 import type { ReferrerDescriptor, SignatureFetcher } from '../../registry/referrers.js';
 import { SIGNATURE_MEDIA_TYPES } from '../../registry/media-types.js';
 import { cosignTag } from '../../registry/signature-artifacts.js';
+import { DenialCache } from '../denial-cache.js';
 import { Denial, type Admission, type DenyReason, type Evidence, type Subject, type TrustSource } from '../source.js';
 import { readSignatureArtifact, type FoundSignature } from './artifacts.js';
 import type { CosignVerifier, PreparedRequirement, VerifiedSignature } from './verifier-port.js';
@@ -24,7 +25,7 @@ export interface CosignSourceOptions {
 }
 
 interface Verdict {
-  admission: Admission | Denial;
+  admission: Admission;
   checkedAt: number;
 }
 
@@ -75,6 +76,12 @@ export class CosignTrustSource implements TrustSource<CosignRequirements> {
   readonly #o: CosignSourceOptions;
   readonly #clock: () => number;
   readonly #verdicts: LRUCache<string, Verdict>;
+  /**
+   * Denials (no signature, wrong signer, ...) for deniedCacheSeconds, apart from the verified
+   * verdicts: digests and names come from clients, and a flood of denied ones must not evict
+   * what was verified (each legitimate pull would fetch its signatures again).
+   */
+  readonly #denied: DenialCache;
   readonly #inflight = new Inflight<Admission>();
   readonly #prepared = new WeakMap<CosignRequirements, PreparedRequirement>();
 
@@ -82,6 +89,7 @@ export class CosignTrustSource implements TrustSource<CosignRequirements> {
     this.#o = options;
     this.#clock = options.clock ?? Date.now;
     this.#verdicts = new LRUCache({ max: DEFAULTS.trustStateMemoryEntries });
+    this.#denied = new DenialCache({ max: DEFAULTS.trustDenialMemoryEntries, ttlMs: options.deniedCacheSeconds * 1000, clock: this.#clock });
   }
 
   /** Builds (once) the trust material of a requirement; a bad key or trusted root is a config error. */
@@ -96,13 +104,10 @@ export class CosignTrustSource implements TrustSource<CosignRequirements> {
 
   async verify(subject: Subject, requirement: CosignRequirements): Promise<Admission> {
     const key = `${subject.registry}/${subject.repository}@${subject.digest} ${requirement.path}`;
+    const denied = this.#denied.get(key);
+    if (denied) throw denied;
     const cached = this.#verdicts.get(key);
-    if (cached) {
-      const denied = cached.admission instanceof Denial;
-      const fresh = this.#clock() - cached.checkedAt < (denied ? this.#o.deniedCacheSeconds : this.#o.freshnessSeconds) * 1000;
-      if (fresh && cached.admission instanceof Denial) throw cached.admission;
-      if (fresh && !(cached.admission instanceof Denial)) return cached.admission;
-    }
+    if (cached && this.#clock() - cached.checkedAt < this.#o.freshnessSeconds * 1000) return cached.admission;
     return this.#inflight.run(key, async () => {
       try {
         const admission = await this.#verify(subject, requirement);
@@ -112,13 +117,15 @@ export class CosignTrustSource implements TrustSource<CosignRequirements> {
         if (!(err instanceof Denial)) throw err;
         if (err.reason === 'signatures_unavailable') {
           // The registry is unreachable: what was verified stays verified until it can be asked again.
-          if (cached && !(cached.admission instanceof Denial)) {
+          if (cached) {
             this.#o.logger.warn({ subject: key, err: err.message }, 'registry unreachable; using the last verified cosign verdict');
             return cached.admission;
           }
           throw err;
         }
-        this.#verdicts.set(key, { admission: err, checkedAt: this.#clock() });
+        // A signature that no longer verifies (removed, key revoked) ends the verified verdict.
+        this.#verdicts.delete(key);
+        this.#denied.set(key, err);
         throw err;
       }
     });

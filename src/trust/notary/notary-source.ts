@@ -6,12 +6,14 @@ import { SignetError, errorMessage } from '../../errors.js';
 import { Inflight } from '../../cache/inflight.js';
 import type { TrustStateStore } from '../../cache/ports.js';
 import type { UpstreamObserver } from '../../registry/upstream-client.js';
-import { Denial, type Admission, type DenyReason, type PinnedTag, type Subject, type TagSubject, type TrustSource } from '../source.js';
+import { DenialCache } from '../denial-cache.js';
+import { Denial, type Admission, type DenyReason, type PinnedTag, type RepositorySubject, type Subject, type TagSubject, type TrustSource } from '../source.js';
 import { TrustError } from './errors.js';
 import { NotaryRemote, type MetadataFetcher } from './remote.js';
 import type { RootPinning } from './root-trust.js';
 import { updateRepository } from './updater.js';
 import { judgeTag } from './tag-verdict.js';
+import { TagVerdictMemo } from './verdict-memo.js';
 import type { VerifiedNotaryRepo } from './verified-repo.js';
 
 /** What loading one GUN needs: where its trust data lives and which roots to trust. */
@@ -27,7 +29,10 @@ export interface NotarySourceOptions {
   logger: Logger;
   /** Seconds a verified state is used before the timestamp is fetched again. */
   freshnessSeconds: number;
-  /** Seconds a "no trust data" answer is remembered. */
+  /**
+   * Seconds a denial is remembered: "no trust data" for this long, any other (metadata that
+   * does not verify, a root not pinned, an unreachable server) for at most freshnessSeconds too.
+   */
   missingCacheSeconds: number;
   /** Trust server of each upstream (`upstreams.<name>.trust.notary`), used when a rule names none. */
   servers?: ReadonlyMap<string, NotaryServerConfig | undefined>;
@@ -38,8 +43,8 @@ export interface NotarySourceOptions {
 }
 
 interface CacheEntry {
-  repo: VerifiedNotaryRepo | undefined;
-  /** When `repo` (or the absence of trust data) was last confirmed. */
+  repo: VerifiedNotaryRepo;
+  /** When `repo` was last confirmed. */
   checkedAt: number;
 }
 
@@ -57,18 +62,25 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
   readonly #o: NotarySourceOptions;
   readonly #clock: () => number;
   readonly #cache: LRUCache<string, CacheEntry>;
+  /**
+   * Denials per trust server and GUN, for missingCacheSeconds: a client repeating a denied pull
+   * costs no trust-server request each time. Apart from `#cache`, so that requests for arbitrary
+   * names never evict a verified state.
+   */
+  readonly #denied: DenialCache;
   readonly #inflight = new Inflight<VerifiedNotaryRepo>();
   readonly #remotes: LRUCache<string, NotaryRemote>;
   /**
    * Verdicts per verified repository state: a state object is immutable, so while the source
    * hands out the same one (within its freshness interval) a tag's verdict cannot change.
    */
-  readonly #verdicts = new WeakMap<VerifiedNotaryRepo, Map<string, PinnedTag | Denial>>();
+  readonly #verdicts = new TagVerdictMemo(DEFAULTS.verdictMemoEntries);
 
   constructor(options: NotarySourceOptions) {
     this.#o = options;
     this.#clock = options.clock ?? Date.now;
     this.#cache = new LRUCache({ max: DEFAULTS.trustStateMemoryEntries });
+    this.#denied = new DenialCache({ max: DEFAULTS.trustDenialMemoryEntries, ttlMs: options.missingCacheSeconds * 1000, clock: this.#clock });
     this.#remotes = new LRUCache({
       max: DEFAULTS.notaryClientsMax,
       dispose: (remote) => void remote.close().catch(() => undefined),
@@ -83,13 +95,8 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
 
   async pinTag(subject: TagSubject, requirement: NotaryRequirements): Promise<PinnedTag> {
     const repo = await this.#repository(subject, requirement);
-    let memo = this.#verdicts.get(repo);
-    if (!memo) {
-      memo = new Map();
-      this.#verdicts.set(repo, memo);
-    }
     const key = `${requirement.path} ${subject.tag}`;
-    let verdict = memo.get(key);
+    let verdict = this.#verdicts.get(repo, key);
     if (!verdict) {
       try {
         verdict = judgeTag(repo, subject, requirement);
@@ -97,9 +104,7 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
         if (!(err instanceof Denial)) throw err;
         verdict = err;
       }
-      // Bounded: requests for arbitrary tag names must not grow it without limit.
-      if (memo.size >= DEFAULTS.verdictMemoEntries) memo.clear();
-      memo.set(key, verdict);
+      this.#verdicts.set(repo, key, verdict);
     }
     if (verdict instanceof Denial) throw verdict;
     return verdict;
@@ -124,6 +129,23 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
       if (pinned?.digest === subject.digest) return pinned;
     }
     throw new Denial('digest_not_signed', `${subject.digest} is not the signed target of any tag in the trust data of ${repo.name}`);
+  }
+
+  /**
+   * The tags the verified trust data signs and the requirement admits (signers and threshold
+   * included), sorted: what a tag listing of the repository may show. Reads trust data only.
+   */
+  async signedTags(subject: RepositorySubject, requirement: NotaryRequirements): Promise<string[]> {
+    const repo = await this.#repository(subject, requirement);
+    const admitted: string[] = [];
+    for (const { tag } of repo.listTargets()) {
+      const pinned = await this.pinTag({ registry: subject.registry, repository: subject.repository, tag }, requirement).catch((err: unknown) => {
+        if (err instanceof Denial) return undefined;
+        throw err;
+      });
+      if (pinned) admitted.push(tag);
+    }
+    return admitted;
   }
 
   /** The verified repository the requirement points at (for `signet trust inspect`). */
@@ -154,11 +176,12 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
     const server = options.server.url.origin;
     const key = `${server} ${gun}`;
     const now = this.#clock();
+    // A denial may depend on the rule's root pinning (root_not_pinned): remembered per rule.
+    const deniedKey = `${key} ${options.path}`;
+    const denied = this.#denied.get(deniedKey);
+    if (denied) throw denied;
     const hit = this.#cache.get(key);
-    if (hit && now - hit.checkedAt < (hit.repo ? this.#o.freshnessSeconds : this.#o.missingCacheSeconds) * 1000) {
-      if (!hit.repo) throw noTrustData(gun, server);
-      if (hit.repo.validUntil.getTime() >= now) return hit.repo;
-    }
+    if (hit && now - hit.checkedAt < this.#o.freshnessSeconds * 1000 && hit.repo.validUntil.getTime() >= now) return hit.repo;
     return this.#inflight.run(key, async () => {
       try {
         const repo = await updateRepository({
@@ -173,12 +196,16 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
         this.#cache.set(key, { repo, checkedAt: this.#clock() });
         return repo;
       } catch (err) {
-        if (err instanceof TrustError && err.code === 'not_found') {
-          this.#cache.set(key, { repo: undefined, checkedAt: this.#clock() });
-          throw noTrustData(gun, server);
-        }
         this.#cache.delete(key);
-        throw toDenial(err, gun, options);
+        const missing = err instanceof TrustError && err.code === 'not_found';
+        const denial = missing ? noTrustData(gun, server) : toDenial(err, gun, options);
+        // Every denial, not only "no trust data": a root that is not pinned, metadata that does
+        // not verify or a server that refuses would otherwise cost a trust-server round trip per
+        // repeated pull. A verdict on the trust data itself is not kept longer than a verified
+        // state would be (freshnessSeconds 0 re-checks every pull). Internal errors are not kept.
+        const seconds = missing ? this.#o.missingCacheSeconds : Math.min(this.#o.missingCacheSeconds, this.#o.freshnessSeconds);
+        if (denial instanceof Denial) this.#denied.set(deniedKey, denial, seconds * 1000);
+        throw denial;
       }
     });
   }

@@ -347,8 +347,13 @@ describe('tag listings', () => {
   ] as const) {
     it(`${repository}: allowed and recorded (${reason})`, async () => {
       const c = core();
-      c.policy.tagList(req(repository));
+      const page = await c.policy.tagList(
+        req(repository),
+        { n: undefined, last: undefined },
+        { page: async () => ({ tags: [], next: undefined }), resolve: async () => undefined },
+      );
       await decided(c, { verdict: 'allowed', reason, kind: 'tags' });
+      assert.equal(page === undefined, reason === 'policy_off', 'off passes the upstream list through');
     });
   }
 });
