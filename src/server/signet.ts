@@ -2,7 +2,6 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import type { Context, Next } from 'koa';
@@ -21,12 +20,13 @@ import { TagListService } from '../proxy/tag-list.js';
 import { UpstreamClient } from '../registry/upstream-client.js';
 import { Metrics } from './metrics.js';
 import { authMiddleware } from './auth/auth-middleware.js';
+import { rateLimitMiddleware } from './rate-limit.js';
 import { ClientAuth } from './auth/client-auth.js';
 import { handshakeFailure } from './auth/client-certificate.js';
 import { requireAdmin, pullGuard } from './auth/guards.js';
 import { tokenEndpoint } from './auth/token-endpoint.js';
 import { accessLogMiddleware, errorMiddleware } from './middleware.js';
-import { rawErrorResponse } from './oci-errors.js';
+import { applyConnectionLimits } from './connection-limits.js';
 import { registryRoutes } from './registry-routes.js';
 import { diskStorage, type Storage } from './storage.js';
 import { createTrustSources } from './trust-sources.js';
@@ -78,7 +78,14 @@ export class Signet {
       defaultUpstream: config.defaultUpstream,
       officialNamespaces: new Map([...config.upstreams.values()].map((u) => [u.name, u.officialNamespace])),
     });
-    this.#audit = options.audit ?? new JsonAuditLog(config.policy.auditLog);
+    this.#audit =
+      options.audit ??
+      new JsonAuditLog(config.policy.auditLog, {
+        maxBytes: config.policy.auditLogMaxBytes,
+        files: config.policy.auditLogFiles,
+        repeatSeconds: config.policy.auditRepeatSeconds,
+        clock,
+      });
     const trust = createTrustSources({
       config,
       upstreams: this.#upstreams,
@@ -99,6 +106,7 @@ export class Signet {
       provenance: this.#storage.provenance,
       audit: this.#audit,
       observer: this.metrics,
+      clock,
     });
     const manifests = new ManifestService({
       manifests: this.#storage.manifests,
@@ -141,7 +149,12 @@ export class Signet {
     app.use(this.#track());
     app.use(accessLogMiddleware(logger, this.metrics));
     app.use(errorMiddleware(logger));
+    // Per-client request limits: by address in front of authentication (so a flood of failed
+    // logins, each a bcrypt check, is limited too), then by user behind it (a user is one client
+    // wherever it connects from).
+    app.use(rateLimitMiddleware(config.limits, { observer: this.metrics, by: 'address' }));
     app.use(authMiddleware(this.#auth));
+    app.use(rateLimitMiddleware(config.limits, { observer: this.metrics, by: 'user' }));
     // With an admin listener, /metrics is served there only.
     app.use(this.#operations({ metrics: config.admin.listen === undefined }));
     app.use(tokenEndpoint({ auth: this.#auth }));
@@ -194,15 +207,9 @@ export class Signet {
           this.#auth.access.authenticationFailed({ reason: failure.reason, message: failure.message, credential: 'certificate' }, socket.remoteAddress);
       });
     }
-    // Requests Node rejects before Koa sees them still get an OCI JSON answer.
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (!socket.writable) return socket.destroy();
-      if (err.code === 'HPE_HEADER_OVERFLOW') {
-        socket.end(rawErrorResponse(431, 'Request Header Fields Too Large', 'UNSUPPORTED', `request headers exceed ${DEFAULTS.maxHeaderBytes} bytes`));
-      } else {
-        socket.end(rawErrorResponse(400, 'Bad Request', 'UNSUPPORTED', 'malformed HTTP request'));
-      }
-    });
+    // Connection cap, client timeouts (408), send timeout, and OCI JSON answers for what Node
+    // rejects before Koa sees it.
+    applyConnectionLimits(server, config.listen);
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) =>
@@ -212,6 +219,7 @@ export class Signet {
     });
     if (this.adminApp && config.admin.listen) {
       const admin = createHttpServer({ maxHeaderSize: DEFAULTS.maxHeaderBytes }, handlerOf(this.adminApp));
+      applyConnectionLimits(admin, config.listen);
       try {
         this.#adminServer = await listen(admin, config.admin.listen, 'admin listener');
       } catch (err) {
