@@ -14,8 +14,11 @@ export interface Standing {
   roots: ProvenanceRoot[];
 }
 
-/** Asks the trust sources again whether `root` still vouches (true), or why not. */
-export type Recheck = (kind: VouchedKind, root: ProvenanceRoot) => Promise<true | Denial>;
+/**
+ * Asks the trust sources again whether `root` still vouches: the epoch ms their trust data was
+ * last confirmed with its server (Admission.confirmedAt), or why not.
+ */
+export type Recheck = (kind: VouchedKind, root: ProvenanceRoot) => Promise<number | Denial>;
 
 export interface LineageOptions {
   provenance: ProvenanceStore;
@@ -36,22 +39,28 @@ const CANNOT_CHECK: ReadonlySet<DenyReason> = new Set<DenyReason>(['trust_unavai
  * less than the freshness interval ago vouches as recorded; an older one is re-checked by
  * admitting it again, the answer remembered (bounded) for the freshness interval so that the
  * layers of an image cost one trust check, not one each. A root no longer admitted is dropped
- * from every digest it vouched for: a revoked digest is served at most one freshness interval
- * after its signature was removed (docs/ARCHITECTURE.md, "Provenance and revocation").
+ * from every digest it vouched for. Freshness counts from when the trust sources last confirmed
+ * their data with the server (Admission.confirmedAt), so a revoked digest is served at most one
+ * freshness interval after its signature was removed (docs/ARCHITECTURE.md, "Provenance and
+ * revocation").
  */
 export class Lineage {
   readonly #o: LineageOptions;
   /** `<upstream> <repository> <kind> <root>` → epoch ms it was last found to vouch. */
   readonly #vouched = new LRUCache<string, number>({ max: DEFAULTS.provenanceRecheckEntries });
-  readonly #rechecks = new Inflight<true | Denial>();
+  readonly #rechecks = new Inflight<number | Denial>();
 
   constructor(options: LineageOptions) {
     this.#o = options;
   }
 
-  /** A root admitted just now (a signed tag or digest served): what it vouches for needs no re-check for a while. */
-  vouched(upstream: string, repository: string, kind: VouchedKind, root: string): number {
-    const at = this.#o.clock();
+  /**
+   * A root admitted just now (a signed tag or digest served), on trust data confirmed with its
+   * server at `confirmedAt` (default: now): what it vouches for needs no re-check until one
+   * freshness interval after that confirmation, not after this answer.
+   */
+  vouched(upstream: string, repository: string, kind: VouchedKind, root: string, confirmedAt?: number): number {
+    const at = Math.min(confirmedAt ?? Infinity, this.#o.clock());
     this.#vouched.set(key(upstream, repository, kind, root), at);
     return at;
   }
@@ -88,8 +97,8 @@ export class Lineage {
     for (const root of [...roots].sort((a, b) => b.verifiedAt - a.verifiedAt)) {
       const k = key(upstream, repository, kind, root.digest);
       const answer = await this.#rechecks.run(k, () => recheck(kind, root));
-      if (answer === true) {
-        const at = this.#o.clock();
+      if (typeof answer === 'number') {
+        const at = Math.min(answer, this.#o.clock());
         this.#vouched.set(k, at);
         return { kind, roots: [{ ...root, verifiedAt: at }] };
       }

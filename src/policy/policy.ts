@@ -4,7 +4,7 @@ import type { PolicyMode } from '../config/schema.js';
 import { SignetError } from '../errors.js';
 import type { Provenance, ProvenanceRoot, ProvenanceStore } from '../cache/ports.js';
 import { parseSignatureTag } from '../registry/signature-artifacts.js';
-import { Denial } from '../trust/source.js';
+import { Denial, type Admission } from '../trust/source.js';
 import type { AuditLog, DecisionKind } from './audit-log.js';
 import { Decisions, type Allow, type Base, type DecisionObserver } from './decisions.js';
 import { Lineage, type Standing, type VouchedKind } from './lineage.js';
@@ -56,15 +56,17 @@ export class Policy {
   readonly #bound = new WeakMap<RequirementSet, BoundRequirement[]>();
   readonly #lineage: Lineage;
   readonly #decisions: Decisions;
+  readonly #clock: () => number;
 
   constructor(options: PolicyOptions) {
     this.#o = options;
+    this.#clock = options.clock ?? Date.now;
     this.#decisions = new Decisions(options.audit, options.observer);
     this.#rules = compileRules(options.config.policy.rules);
     this.#lineage = new Lineage({
       provenance: options.provenance,
       freshnessMs: (options.config.trust?.freshnessSeconds ?? DEFAULTS.trustFreshnessSeconds) * 1000,
-      clock: options.clock ?? Date.now,
+      clock: this.#clock,
     });
   }
 
@@ -107,7 +109,8 @@ export class Policy {
     // schema) are served when the digest they are about is admitted.
     const tagged = parseSignatureTag(request.tag);
     const about = tagged?.subject;
-    if (tagged && about && (await this.#admitted(request, resolved, about)) === true) {
+    const aboutAdmitted = tagged && about ? await this.#admitted(request, resolved, about) : undefined;
+    if (tagged && about && typeof aboutAdmitted === 'number') {
       const manifest = await loader.byTag(request.tag);
       // The referrers tag schema holds an index of referrers (each checked again when pulled);
       // cosign's tags hold one signature manifest.
@@ -118,7 +121,7 @@ export class Policy {
           'artifact',
           base,
           { reason: 'signature_artifact', message: `signature artifact of admitted ${about}`, digest: manifest.digest },
-          [this.#vouched(request, 'artifact', about)],
+          [this.#vouched(request, 'artifact', about, aboutAdmitted)],
         );
       }
     }
@@ -139,7 +142,7 @@ export class Policy {
         'verified',
         base,
         { reason: 'signed', message: describe(outcome.admissions), digest, admissions: outcome.admissions },
-        [this.#vouched(request, 'verified', digest, request.tag)],
+        [this.#vouched(request, 'verified', digest, this.#confirmedAt(outcome.admissions), request.tag)],
       );
     }
     this.#decisions.refuse(resolved.mode, base, outcome.denial, outcome.manifest?.digest);
@@ -236,19 +239,20 @@ export class Policy {
         'verified',
         base,
         { reason: 'signed', message: describe(verdict), digest: request.digest, admissions: verdict },
-        [this.#vouched(request, 'verified', request.digest)],
+        [this.#vouched(request, 'verified', request.digest, this.#confirmedAt(verdict))],
       );
     }
     // Not signed itself: it may be a signature artifact whose subject is admitted (OCI 1.1 `subject`).
     const manifest = await loader.byDigest(request.digest);
-    if (manifest?.subject && manifest.signatureArtifact && (await this.#admitted(request, resolved, manifest.subject)) === true) {
+    const subjectAdmitted = manifest?.subject && manifest.signatureArtifact ? await this.#admitted(request, resolved, manifest.subject) : undefined;
+    if (manifest?.subject && typeof subjectAdmitted === 'number') {
       return this.#served(
         request,
         manifest,
         'artifact',
         base,
         { reason: 'signature_artifact', message: `signature artifact of admitted ${manifest.subject}`, digest: request.digest },
-        [this.#vouched(request, 'artifact', manifest.subject)],
+        [this.#vouched(request, 'artifact', manifest.subject, subjectAdmitted)],
       );
     }
     const revoked = standing instanceof Denial ? standing : undefined;
@@ -289,7 +293,9 @@ export class Policy {
       request,
       'referrers',
       async (resolved) =>
-        (await this.#admitted(request, resolved, request.digest)) === true ? { reason: 'provenance', message: 'referrers of an admitted digest' } : undefined,
+        typeof (await this.#admitted(request, resolved, request.digest)) === 'number'
+          ? { reason: 'provenance', message: 'referrers of an admitted digest' }
+          : undefined,
       (subject) => `${request.digest} is not part of any verified image of ${subject}: its referrers are listed once it is admitted`,
     );
   }
@@ -355,16 +361,22 @@ export class Policy {
   }
 
   /** Whether `digest` is admitted for the repository: verified provenance that still vouches, or signed itself. */
-  async #admitted(request: RepositoryRequest, resolved: ResolvedRule, digest: string): Promise<true | Denial> {
+  /** Whether `digest` is admitted: when the trust data that admits it was confirmed (epoch ms), or why not. */
+  async #admitted(request: RepositoryRequest, resolved: ResolvedRule, digest: string): Promise<number | Denial> {
     // Verified provenance only: an artifact is not admitted because it is a signature of something.
     const standing = await this.#standing(request, resolved, digest, `manifest ${digest}`, ['verified']);
-    if (standing && !(standing instanceof Denial)) return true;
+    if (standing && !(standing instanceof Denial)) return Math.min(...standing.roots.map((r) => r.verifiedAt));
     const verdict = await admitDigest(resolved.require.combine, this.#bind(resolved.require), {
       registry: request.upstream,
       repository: request.repository,
       digest,
     });
-    return verdict instanceof Denial ? verdict : true;
+    return verdict instanceof Denial ? verdict : this.#confirmedAt(verdict);
+  }
+
+  /** The oldest confirmation behind a set of admissions: the whole answer is only as fresh as that. */
+  #confirmedAt(admissions: readonly Admission[]): number {
+    return Math.min(this.#clock(), ...admissions.map((a) => a.confirmedAt ?? Infinity));
   }
 
   /**
@@ -386,13 +398,17 @@ export class Policy {
         repository: request.repository,
         digest: root.digest,
       });
-      return verdict instanceof Denial ? verdict : true;
+      return verdict instanceof Denial ? verdict : this.#confirmedAt(verdict);
     });
   }
 
   /** A root admitted just now, as recorded under what it vouches for. */
-  #vouched(request: RepositoryRequest, kind: VouchedKind, digest: string, tag?: string): ProvenanceRoot {
-    return { digest, ...(tag === undefined ? {} : { tag }), verifiedAt: this.#lineage.vouched(request.upstream, request.repository, kind, digest) };
+  #vouched(request: RepositoryRequest, kind: VouchedKind, digest: string, confirmedAt: number, tag?: string): ProvenanceRoot {
+    return {
+      digest,
+      ...(tag === undefined ? {} : { tag }),
+      verifiedAt: this.#lineage.vouched(request.upstream, request.repository, kind, digest, confirmedAt),
+    };
   }
 
   #bind(require: RequirementSet): BoundRequirement[] {

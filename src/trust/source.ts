@@ -66,6 +66,12 @@ export interface Admission {
   signers: string[];
   evidence: Evidence[];
   trust: TrustProvenance | undefined;
+  /**
+   * Epoch ms the source last confirmed the trust data behind this answer with its server (a
+   * Notary timestamp fetched, cosign signatures read); undefined: just now. Revocation counts
+   * its freshness interval from here, not from when a cached answer was handed out.
+   */
+  confirmedAt?: number;
 }
 
 /** A tag pinned by a TUF-style source: the digest and length its signature names. */

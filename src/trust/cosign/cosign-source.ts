@@ -107,19 +107,20 @@ export class CosignTrustSource implements TrustSource<CosignRequirements> {
     const denied = this.#denied.get(key);
     if (denied) throw denied;
     const cached = this.#verdicts.get(key);
-    if (cached && this.#clock() - cached.checkedAt < this.#o.freshnessSeconds * 1000) return cached.admission;
+    if (cached && this.#clock() - cached.checkedAt < this.#o.freshnessSeconds * 1000) return { ...cached.admission, confirmedAt: cached.checkedAt };
     return this.#inflight.run(key, async () => {
       try {
         const admission = await this.#verify(subject, requirement);
-        this.#verdicts.set(key, { admission, checkedAt: this.#clock() });
-        return admission;
+        const checkedAt = this.#clock();
+        this.#verdicts.set(key, { admission, checkedAt });
+        return { ...admission, confirmedAt: checkedAt };
       } catch (err) {
         if (!(err instanceof Denial)) throw err;
         if (err.reason === 'signatures_unavailable') {
           // The registry is unreachable: what was verified stays verified until it can be asked again.
           if (cached) {
             this.#o.logger.warn({ subject: key, err: err.message }, 'registry unreachable; using the last verified cosign verdict');
-            return cached.admission;
+            return { ...cached.admission, confirmedAt: cached.checkedAt };
           }
           throw err;
         }

@@ -75,6 +75,8 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
    * hands out the same one (within its freshness interval) a tag's verdict cannot change.
    */
   readonly #verdicts = new TagVerdictMemo(DEFAULTS.verdictMemoEntries);
+  /** When each verified state was last confirmed with its server (Admission.confirmedAt). */
+  readonly #confirmed = new WeakMap<VerifiedNotaryRepo, number>();
 
   constructor(options: NotarySourceOptions) {
     this.#o = options;
@@ -107,7 +109,8 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
       this.#verdicts.set(repo, key, verdict);
     }
     if (verdict instanceof Denial) throw verdict;
-    return verdict;
+    const confirmedAt = this.#confirmed.get(repo);
+    return confirmedAt === undefined ? verdict : { ...verdict, confirmedAt };
   }
 
   async verify(subject: Subject, requirement: NotaryRequirements): Promise<Admission> {
@@ -181,7 +184,10 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
     const denied = this.#denied.get(deniedKey);
     if (denied) throw denied;
     const hit = this.#cache.get(key);
-    if (hit && now - hit.checkedAt < this.#o.freshnessSeconds * 1000 && hit.repo.validUntil.getTime() >= now) return hit.repo;
+    if (hit && now - hit.checkedAt < this.#o.freshnessSeconds * 1000 && hit.repo.validUntil.getTime() >= now) {
+      this.#confirmed.set(hit.repo, hit.checkedAt);
+      return hit.repo;
+    }
     return this.#inflight.run(key, async () => {
       try {
         const repo = await updateRepository({
@@ -193,7 +199,9 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
           now: new Date(this.#clock()),
           logger: this.#o.logger,
         });
-        this.#cache.set(key, { repo, checkedAt: this.#clock() });
+        const checkedAt = this.#clock();
+        this.#cache.set(key, { repo, checkedAt });
+        this.#confirmed.set(repo, checkedAt);
         return repo;
       } catch (err) {
         this.#cache.delete(key);

@@ -86,6 +86,21 @@ describe('revocation of provenance', () => {
     for (const d of [image.digest, ...image.children]) assert.equal(await r.provenance.get('docker.io', repository, d), undefined);
   });
 
+  it('the interval counts from when the trust data was confirmed with its server, not from a cached answer', async () => {
+    const r = rig();
+    // The source answers from trust data it confirmed 50 s before the pull (its own cache).
+    const loader = new FakeLoader();
+    loader.add(image);
+    const at = 1_700_000_000_000 - 50_000;
+    r.source.pins.set('1.0', { ...pinned(image), confirmedAt: at });
+    r.source.digests.set(image.digest, { ...admission(image), confirmedAt: at });
+    await r.policy.manifestByTag({ ...req, tag: '1.0' }, loader);
+    revoke(r);
+    // 11 s later the confirmation is 61 s old: the layer is re-checked, and the signature is gone.
+    r.advance(11);
+    await assert.rejects(r.policy.blob({ ...req, digest: layer }), gone);
+  });
+
   it('a root still signed is re-checked once per freshness interval, however many of its digests are pulled', async () => {
     const r = rig();
     await pulled(r);
