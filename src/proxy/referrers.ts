@@ -1,6 +1,8 @@
 import { MEDIA_TYPES } from '../registry/media-types.js';
 import type { Digest } from '../registry/names.js';
 import type { SignatureFetcher } from '../registry/referrers.js';
+import { isSignatureFetchError } from '../registry/signature-fetch-error.js';
+import { SignetError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
 import type { Target } from './router.js';
 
@@ -33,7 +35,12 @@ export class ReferrersService {
 
   async list(target: Target, digest: Digest, artifactType: string | undefined): Promise<ReferrersIndex> {
     await this.#o.policy.referrers({ upstream: target.upstream.name, repository: target.repository, digest: digest.value, client: target.client });
-    const found = await this.#o.fetcherFor(target).referrers(target.repository, digest.value, artifactType === undefined ? {} : { artifactType });
+    const found = await this.#o
+      .fetcherFor(target)
+      .referrers(target.repository, digest.value, artifactType === undefined ? {} : { artifactType })
+      .catch((err: unknown) => {
+        throw toClientError(err, target, digest.value);
+      });
     // distribution-spec end-12a: an image index of descriptors (where each was found stays here).
     const manifests = found.map(({ mediaType, digest: d, size, artifactType: type, annotations }) => ({
       mediaType,
@@ -49,4 +56,17 @@ export class ReferrersService {
       filtersApplied: artifactType === undefined ? undefined : 'artifactType',
     };
   }
+}
+
+/**
+ * The signature-fetching port's codes, as a client of the referrers API should see them: an
+ * unknown repository is NAME_UNKNOWN (distribution-spec: the API itself never answers 404 for a
+ * digest without referrers, which is an empty index); anything else is the upstream's fault.
+ */
+function toClientError(err: unknown, target: Target, digest: string): unknown {
+  if (!isSignatureFetchError(err)) return err;
+  const where = `${target.upstream.name}/${target.repository}`;
+  if (err.code === 'not_found') return new SignetError('NAME_UNKNOWN', `repository ${where} is not known at the upstream: ${err.message}`, { cause: err });
+  if (err.code === 'unavailable') return new SignetError('UPSTREAM_UNAVAILABLE', `referrers of ${digest} in ${where}: ${err.message}`, { cause: err });
+  return new SignetError('UPSTREAM_ERROR', `referrers of ${digest} in ${where}: ${err.message}`, { cause: err });
 }
