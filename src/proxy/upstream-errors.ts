@@ -3,6 +3,7 @@ import { SignetError, type ErrorCode } from '../errors.js';
 import { firstOciError } from '../registry/oci-error-body.js';
 import { destroyBody, readLimited } from '../registry/upstream-body.js';
 import type { UpstreamResponse } from '../registry/upstream-client.js';
+import { header } from '../registry/upstream-client.js';
 
 /**
  * Turns a non-success upstream answer into the error the client should see. `notFound` is the
@@ -29,8 +30,16 @@ export async function upstreamFailure(upstream: string, res: UpstreamResponse, w
         'DENIED',
         `upstream ${upstream} denied access to ${what} (HTTP ${res.status})${suffix}; the repository may not exist, or Signet needs upstreams.${upstream}.credentials`,
       );
-    case 429:
-      return new SignetError('TOOMANYREQUESTS', `upstream ${upstream} is rate-limiting Signet${suffix}`, { status: 429 });
+    case 429: {
+      // Passed on, so that clients back off as long as the upstream asked (podman and CRI-O
+      // otherwise wait their own 30 s); only a plain delay in seconds is repeated.
+      const after = header(res.headers, 'retry-after')?.trim();
+      const retryAfterSeconds = after !== undefined && /^\d{1,6}$/.test(after) ? Number(after) : undefined;
+      return new SignetError('TOOMANYREQUESTS', `upstream ${upstream} is rate-limiting Signet${suffix}`, {
+        status: 429,
+        ...(retryAfterSeconds === undefined ? {} : { detail: { retryAfterSeconds } }),
+      });
+    }
     default:
       return new SignetError('UPSTREAM_ERROR', `upstream ${upstream} answered HTTP ${res.status} for ${what}${suffix}`);
   }

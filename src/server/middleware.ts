@@ -34,6 +34,10 @@ export function errorMiddleware(logger: Logger) {
       }
       ctx.status = mapped.status;
       ctx.set('Content-Type', 'application/json');
+      if (err instanceof SignetError && err.code === 'TOOMANYREQUESTS') {
+        const after = (err.detail as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+        if (after !== undefined) ctx.set('Retry-After', String(after));
+      }
       if (err instanceof SignetError && err.code === 'RANGE_INVALID') {
         const size = (err.detail as { size?: number } | undefined)?.size;
         if (size !== undefined) ctx.set('Content-Range', `bytes */${size}`);
