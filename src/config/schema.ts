@@ -429,7 +429,7 @@ export const configSchema = z
       .object({
         /** Seconds a verified trust state is used before the timestamp is fetched again. */
         freshnessSeconds: z.number().nonnegative().default(DEFAULTS.trustFreshnessSeconds),
-        /** Seconds a "no trust data" answer is remembered. */
+        /** Seconds a denial is remembered ("no trust data"; other denials at most freshnessSeconds). */
         missingCacheSeconds: z.number().nonnegative().default(DEFAULTS.trustMissingCacheSeconds),
       })
       .strict()
