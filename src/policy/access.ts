@@ -76,7 +76,14 @@ export class AccessControl {
   /** May `caller` pull `<upstream>/<repository>`? Audited and counted. */
   pull(caller: Caller, request: PullRequest): AccessVerdict {
     const subject = `${request.upstream}/${request.repository}`;
-    const base = { client: caller.client, upstream: request.upstream, repository: request.repository, kind: 'access' as const, reference: request.via };
+    const base = {
+      client: caller.client,
+      ...(caller.user === undefined ? {} : { user: caller.user }),
+      upstream: request.upstream,
+      repository: request.repository,
+      kind: 'access' as const,
+      reference: request.via,
+    };
     const who = describeCaller(caller);
     if (!this.enabled) {
       // Nothing to decide without an auth section (loopback only): counted, but not written, so
@@ -198,7 +205,7 @@ export class AccessControl {
   /** `message` goes to the client; `why` (which rule grants whom) only to the audit log. */
   #deny(
     caller: Caller,
-    base: Pick<AuditRecord, 'client' | 'upstream' | 'repository' | 'kind' | 'reference' | 'rule'>,
+    base: Pick<AuditRecord, 'client' | 'user' | 'upstream' | 'repository' | 'kind' | 'reference' | 'rule'>,
     reason: AccessDenialReason,
     message: string,
     why: string,
@@ -209,8 +216,12 @@ export class AccessControl {
     return { allowed: false, status: caller.user === undefined ? 'unauthenticated' : 'forbidden', reason: denied, message };
   }
 
-  #nothing(caller: Caller, kind: 'access' | 'admin', reference: string): Pick<AuditRecord, 'client' | 'upstream' | 'repository' | 'kind' | 'reference'> {
-    return { client: caller.client, upstream: '', repository: '', kind, reference };
+  #nothing(
+    caller: Caller,
+    kind: 'access' | 'admin',
+    reference: string,
+  ): Pick<AuditRecord, 'client' | 'user' | 'upstream' | 'repository' | 'kind' | 'reference'> {
+    return { client: caller.client, ...(caller.user === undefined ? {} : { user: caller.user }), upstream: '', repository: '', kind, reference };
   }
 
   #emit(partial: Omit<AuditRecord, 'digest' | 'signers' | 'evidence' | 'trust'>): void {

@@ -12,6 +12,8 @@ export type DecisionKind = 'manifest' | 'blob' | 'referrers' | 'tags' | 'access'
 /** One line per decision (docs/ARCHITECTURE.md, "Decisions"). */
 export interface AuditRecord {
   client: string | undefined;
+  /** The authenticated user (client authentication), when the client proved one. */
+  user?: string | undefined;
   upstream: string;
   repository: string;
   kind: DecisionKind;

@@ -9,7 +9,7 @@ export interface DecisionObserver {
 }
 
 /** What every record of one request shares. */
-export type Base = Pick<AuditRecord, 'client' | 'upstream' | 'repository' | 'kind' | 'reference' | 'mode' | 'rule'>;
+export type Base = Pick<AuditRecord, 'client' | 'user' | 'upstream' | 'repository' | 'kind' | 'reference' | 'mode' | 'rule'>;
 
 /** An allowed decision: why, and the admissions it rests on (signers, evidence, trust versions). */
 export interface Allow {
@@ -34,7 +34,16 @@ export class Decisions {
   }
 
   base(request: RepositoryRequest, rule: { mode: PolicyMode; path: string }, kind: DecisionKind, reference: string): Base {
-    return { client: request.client, upstream: request.upstream, repository: request.repository, kind, reference, mode: rule.mode, rule: rule.path };
+    return {
+      client: request.client,
+      ...(request.user === undefined ? {} : { user: request.user }),
+      upstream: request.upstream,
+      repository: request.repository,
+      kind,
+      reference,
+      mode: rule.mode,
+      rule: rule.path,
+    };
   }
 
   allow(base: Base, allow: Allow): void {

@@ -10,6 +10,8 @@ export interface RepositoryRequest {
   repository: string;
   /** Client address, for the audit log. */
   client: string | undefined;
+  /** The authenticated user, for the audit log. */
+  user?: string | undefined;
 }
 
 export interface TagRequest extends RepositoryRequest {

@@ -103,7 +103,13 @@ export class BlobService {
 
   /** `signal` aborts when the client leaves: what is read from the upstream only for it stops then. */
   async get(target: Target, digest: Digest, method: 'GET' | 'HEAD', range: RangeSpec | undefined, signal?: AbortSignal): Promise<ServedBlob> {
-    await this.#o.policy.blob({ upstream: target.upstream.name, repository: target.repository, digest: digest.value, client: target.client });
+    await this.#o.policy.blob({
+      upstream: target.upstream.name,
+      repository: target.repository,
+      digest: digest.value,
+      client: target.client,
+      user: target.user,
+    });
     return this.#serve(target, digest, method, range, signal);
   }
 

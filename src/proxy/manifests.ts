@@ -58,7 +58,7 @@ export class ManifestService {
 
   async get(target: Target, reference: Reference): Promise<ServedManifest> {
     const loader = this.#loader(target);
-    const request = { upstream: target.upstream.name, repository: target.repository, client: target.client };
+    const request = { upstream: target.upstream.name, repository: target.repository, client: target.client, user: target.user };
     return reference.kind === 'digest'
       ? this.#o.policy.manifestByDigest({ ...request, digest: reference.digest.value }, loader)
       : this.#o.policy.manifestByTag({ ...request, tag: reference.tag }, loader);

@@ -34,7 +34,13 @@ export class ReferrersService {
   }
 
   async list(target: Target, digest: Digest, artifactType: string | undefined): Promise<ReferrersIndex> {
-    await this.#o.policy.referrers({ upstream: target.upstream.name, repository: target.repository, digest: digest.value, client: target.client });
+    await this.#o.policy.referrers({
+      upstream: target.upstream.name,
+      repository: target.repository,
+      digest: digest.value,
+      client: target.client,
+      user: target.user,
+    });
     const found = await this.#o
       .fetcherFor(target)
       .referrers(target.repository, digest.value, artifactType === undefined ? {} : { artifactType })

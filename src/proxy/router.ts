@@ -10,6 +10,8 @@ export interface Target {
   clientName: string;
   /** The client's address, for the audit log. */
   client: string | undefined;
+  /** The authenticated user, for the audit log. */
+  user?: string | undefined;
 }
 
 export interface RouterOptions {
@@ -31,7 +33,7 @@ export class Router {
     this.#options = options;
   }
 
-  resolve(name: string, ns: string | undefined, client?: string): Target {
+  resolve(name: string, ns: string | undefined, client?: string, user?: string): Target {
     const { upstreams } = this.#options;
     let upstreamName: string | undefined;
     let repository = name;
@@ -61,7 +63,7 @@ export class Router {
     if (official && !repository.includes('/')) repository = `${official}/${repository}`;
     const upstream = upstreams.get(upstreamName);
     if (!upstream) throw new SignetError('NAME_UNKNOWN', `upstream "${upstreamName}" is not configured`);
-    return { upstream, repository, clientName: name, client };
+    return { upstream, repository, clientName: name, client, ...(user === undefined ? {} : { user }) };
   }
 
   #names(): string {

@@ -46,7 +46,7 @@ export class TagListService {
       if (!/^\d{1,6}$/.test(query.n)) throw new SignetError('UNSUPPORTED', `query parameter n must be a non-negative integer, got "${query.n.slice(0, 20)}"`);
       n = Number(query.n);
     }
-    const request = { upstream: target.upstream.name, repository: target.repository, client: target.client };
+    const request = { upstream: target.upstream.name, repository: target.repository, client: target.client, user: target.user };
     const page = await this.#o.policy.tagList(request, { n, last: query.last }, lister(target));
     if (page) return rendered(target, page, n, method);
     return passThrough(target, query, method);

@@ -80,8 +80,8 @@ function assertReadMethod(ctx: Context): void {
 
 function resolve(ctx: Context, options: RegistryRoutesOptions, name: string): Target {
   const ns = ctx.query['ns'];
-  const target = options.router.resolve(name, typeof ns === 'string' ? ns : Array.isArray(ns) ? (ns[0] ?? '') : undefined, ctx.request.ip);
   const state = ctx.state as RequestState;
+  const target = options.router.resolve(name, typeof ns === 'string' ? ns : Array.isArray(ns) ? (ns[0] ?? '') : undefined, ctx.request.ip, state.user);
   state.upstream = target.upstream.name;
   state.repository = target.repository;
   options.authorize?.(ctx, target);

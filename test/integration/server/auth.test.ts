@@ -148,7 +148,9 @@ describe('client authentication and pull permissions', () => {
       repository: 'team/private',
       message: /user carol.*auth\.access\.1 grants group:team/,
     });
-    await audited(signet, { kind: 'access', verdict: 'allowed', reason: 'access_granted', repository: 'team/private', message: /user alice/ });
+    await audited(signet, { kind: 'access', verdict: 'allowed', reason: 'access_granted', repository: 'team/private', user: 'alice', message: /user alice/ });
+    // The content decision names the user too: the audit log says who pulled what.
+    await audited(signet, { kind: 'manifest', verdict: 'allowed', repository: 'team/private', reference: 'v1', user: 'alice' });
   });
 
   test('anonymous clients pull only where a rule grants anonymous', async () => {
