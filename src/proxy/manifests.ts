@@ -5,7 +5,7 @@ import { SignetError, errorMessage } from '../errors.js';
 import type { ManifestStore, StoredManifest, TagStore } from '../cache/ports.js';
 import { Inflight } from '../cache/inflight.js';
 import type { ParsedManifest } from '../cache/memoized-manifests.js';
-import { HEADERS, INDEX_MEDIA_TYPES, UPSTREAM_MANIFEST_ACCEPT } from '../registry/media-types.js';
+import { INDEX_MEDIA_TYPES, UPSTREAM_MANIFEST_ACCEPT } from '../registry/media-types.js';
 import { parseManifestReferences } from '../registry/manifest.js';
 import { parseDigest, type Digest, type Reference } from '../registry/names.js';
 import { header, type UpstreamResponse } from '../registry/upstream-client.js';
@@ -13,6 +13,7 @@ import type { Policy } from '../policy/policy.js';
 import type { ManifestFacts, ManifestLoader, StaleManifest, StaleReason } from '../policy/requests.js';
 import type { ProxyMetrics } from './observer.js';
 import type { Target } from './router.js';
+import { headTag } from './tag-head.js';
 import { upstreamFailure } from './upstream-errors.js';
 
 export interface ManifestServiceOptions {
@@ -192,20 +193,13 @@ export class ManifestService {
         return { ...cached, cache: 'hit' };
       }
     }
-    const res = await target.upstream.request({
-      method: 'HEAD',
-      path: `/v2/${target.repository}/manifests/${tag}`,
-      repository: target.repository,
-      headers: { accept: UPSTREAM_MANIFEST_ACCEPT },
-    });
-    res.body.resume();
+    const { res, digest } = await headTag(target, tag);
     if (res.status === 429 || res.status >= 500) {
       // Rate-limiting or failing (after the upstream client's retries): a GET would only count
       // against its limits again. The policy may serve the tag's last digest (lastKnown).
       throw await this.#failure(upstream, res, `manifest ${target.repository}:${tag}`);
     }
-    const digestHeader = res.status === 200 ? header(res.headers, HEADERS.contentDigest.toLowerCase()) : undefined;
-    if (!digestHeader) {
+    if (!digest) {
       // No digest to fetch by: GET the tag, whose bytes are hashed here. For a failed HEAD this
       // also brings the upstream's own error message (HEAD carries no body).
       const full = await target.upstream.request({
@@ -216,12 +210,6 @@ export class ManifestService {
       });
       if (full.status !== 200) throw await this.#failure(upstream, full, `manifest ${target.repository}:${tag}`);
       return this.#acceptTagBody(target, tag, full);
-    }
-    let digest: Digest;
-    try {
-      digest = parseDigest(digestHeader);
-    } catch (err) {
-      throw new SignetError('UPSTREAM_ERROR', `upstream ${upstream} sent an invalid Docker-Content-Digest for ${target.repository}:${tag}`, { cause: err });
     }
     const served = await this.#byDigest(target, digest);
     await this.#o.tags.set(upstream, target.repository, tag, {

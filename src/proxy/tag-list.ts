@@ -2,13 +2,13 @@ import { Readable } from 'node:stream';
 import { DEFAULTS } from '../config/defaults.js';
 import { SignetError } from '../errors.js';
 import { nextLink } from '../registry/link-header.js';
-import { HEADERS, UPSTREAM_MANIFEST_ACCEPT } from '../registry/media-types.js';
-import { isTag, parseDigest } from '../registry/names.js';
+import { isTag } from '../registry/names.js';
 import { readSmallBody } from '../registry/upstream-body.js';
 import { header } from '../registry/upstream-client.js';
 import type { Policy } from '../policy/policy.js';
 import type { TagLister, TagPage } from '../policy/requests.js';
 import type { Target } from './router.js';
+import { headTag } from './tag-head.js';
 import { upstreamFailure } from './upstream-errors.js';
 
 export interface TagListServiceOptions {
@@ -116,18 +116,11 @@ function lister(target: Target): TagLister {
       return { tags, next: link && after !== undefined && (last === undefined || after > last) ? after : undefined };
     },
     async resolve(tag) {
-      const res = await target.upstream.request({
-        method: 'HEAD',
-        path: `/v2/${target.repository}/manifests/${tag}`,
-        repository: target.repository,
-        headers: { accept: UPSTREAM_MANIFEST_ACCEPT },
-      });
-      res.body.resume();
+      const { res, digest } = await headTag(target, tag);
       if (res.status === 404) return undefined;
       if (res.status !== 200) throw await upstreamFailure(upstream, res, `manifest ${target.repository}:${tag}`, 'MANIFEST_UNKNOWN');
-      const digest = header(res.headers, HEADERS.contentDigest.toLowerCase());
       if (!digest) throw new SignetError('UPSTREAM_ERROR', `upstream ${upstream} sent no Docker-Content-Digest for ${target.repository}:${tag}`);
-      return parseDigest(digest).value;
+      return digest.value;
     },
   };
 }
