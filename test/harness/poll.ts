@@ -65,3 +65,10 @@ export async function eventually(what: string, assertion: () => void | Promise<v
     throw err;
   }
 }
+
+/** A promise the test resolves: a fake holds a response (open) until then. */
+export function gate(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { sendOciError, startFakeRegistry, type FakeHandler, type FakeRegistry, type FakeRegistryOptions } from '../../harness/fake-registry.js';
 import { cutAwareRequest, type CutAwareReply } from '../../harness/http.js';
-import { poll } from '../../harness/poll.js';
+import { gate, poll } from '../../harness/poll.js';
 import { startInProcessSignet, type InProcessSignet } from '../../harness/signet-in-process.js';
 import { sha256Digest as sha256 } from '../../harness/streams.js';
 
@@ -30,13 +30,6 @@ async function signetFor(t: TestContext, upstreams: Record<string, FakeRegistry>
   });
   t.after(() => signet.stop());
   return signet;
-}
-
-/** A promise the test resolves: the fake holds a response until then. */
-function gate(): { opened: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return { opened, open };
 }
 
 /** Waits until `n` blob requests have reached Signet's blob service past its cache. */

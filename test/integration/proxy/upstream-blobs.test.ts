@@ -7,7 +7,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { startFakeRegistry, type FakeHandler, type FakeRegistry, type FakeRegistryOptions } from '../../harness/fake-registry.js';
 import { assertOciError, cutAwareRequest, type CutAwareReply } from '../../harness/http.js';
-import { eventually, poll } from '../../harness/poll.js';
+import { eventually, gate, poll } from '../../harness/poll.js';
 import { startInProcessSignet, type InProcessSignet } from '../../harness/signet-in-process.js';
 import { sha256Digest as sha256 } from '../../harness/streams.js';
 
@@ -42,13 +42,6 @@ async function signetFor(t: TestContext, upstream: FakeRegistry, options: { cred
   });
   t.after(() => signet.stop());
   return signet;
-}
-
-/** A promise the test resolves: the fake holds a response open until then. */
-function gate(): { opened: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return { opened, open };
 }
 
 function blobPath(digest: string): string {

@@ -5,22 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG_PATH, loadConfigFile, parseConfig } from '../../../src/config/load.js';
 import { isLoopbackHost } from '../../../src/config/schema.js';
+import { rejects } from './config-rejects.js';
 
 const upstreams = `
 upstreams:
   docker.io: {url: "http://127.0.0.1:5001"}
 `;
-
-function rejects(text: string, pattern: RegExp): void {
-  assert.throws(
-    () => parseConfig(text, 'test.yaml', { env: {} }),
-    (err: Error & { code?: string }) => {
-      assert.equal(err.code, 'CONFIG_INVALID');
-      assert.match(err.message, pattern);
-      return true;
-    },
-  );
-}
 
 test('the embedded default listens on loopback, lets local clients pull anonymously and read /metrics', async () => {
   const config = await loadConfigFile(DEFAULT_CONFIG_PATH);

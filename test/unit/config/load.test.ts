@@ -12,23 +12,13 @@ import {
   type FormatRequirement,
   type NotaryRequirements,
 } from '../../../src/config/load.js';
+import { rejects } from './config-rejects.js';
 
 const minimal = `
 upstreams:
   docker.io: {url: "http://127.0.0.1:5001"}
 policy: {default: "off"}
 `;
-
-function rejects(text: string, pattern: RegExp): void {
-  assert.throws(
-    () => parseConfig(text, 'test.yaml', { env: {} }),
-    (err: Error & { code?: string }) => {
-      assert.equal(err.code, 'CONFIG_INVALID');
-      assert.match(err.message, pattern);
-      return true;
-    },
-  );
-}
 
 function notaryOf(entry: FormatRequirement | undefined): NotaryRequirements {
   assert.ok(entry?.format === 'notary', `a notary requirement, got ${entry?.format ?? 'none'}`);
