@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'HEADERS_TOO_LARGE'
   | 'CONFIG_INVALID'
   | 'STORAGE_ERROR'
+  | 'BUNDLE_INVALID'
   | 'INTERNAL';
 
 export interface SignetErrorOptions {

@@ -112,6 +112,29 @@ export const DEFAULTS = {
     ed25519SignatureBytes: 64,
   },
 
+  // Air-gapped bundles (src/bundle/).
+  bundle: {
+    /** bytes; the signed bundle manifest (signet-bundle.json), read whole before anything else. */
+    manifestMaxBytes: 64 * 1024 * 1024,
+    /** bytes; the bundle signature file (signet-bundle.sig). */
+    signatureMaxBytes: 16 * 1024,
+    /** bytes; a public or private key file. */
+    keyMaxBytes: 16 * 1024,
+    /** files listed by one bundle manifest. */
+    maxFiles: 1_000_000,
+    /** images listed by one bundle manifest. */
+    maxImages: 100_000,
+    /** bytes; total of the small files (manifests, signature layers, trust metadata) held in memory while a bundle is decided. */
+    smallFilesMaxBytes: 128 * 1024 * 1024,
+    /** bytes; a file up to this size that the bundle marks as a manifest or trust metadata is held in memory for the decision. */
+    smallFileMaxBytes: 4 * 1024 * 1024,
+    /** ms; minimum interval between two JSON progress lines (a terminal bar redraws at most this often too). */
+    progressIntervalMs: 1000,
+    /** ms; a serving Signet re-reads the imported index at most this often (a new import becomes visible within it). */
+    stateRecheckMs: 1000,
+  },
+  bundleExpiryGraceDaysMax: 365, // days an imported Notary timestamp/snapshot may be accepted past expiry, at most (policy.rules[].require.notary.offlineExpiryGraceDays)
+
   // X.509 chains (every trust format).
   x509MaxChainSignatureChecks: 100, // signature checks while building one chain (Go crypto/x509 maxChainSignatureChecks)
 } as const;

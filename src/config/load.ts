@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -33,6 +34,8 @@ export interface NotaryRequirements {
   roots: { keyIds: string[]; caPems: Array<{ path: string; pem: string }>; tofu: boolean };
   signers: string[];
   threshold: number;
+  /** Offline upstreams: days an expired imported timestamp or snapshot is still accepted (0: none). */
+  offlineExpiryGraceDays?: number;
   /** Config path of the requirement, for messages ("policy.rules.2.require.notary"). */
   path: string;
 }
@@ -105,7 +108,10 @@ export interface AuthConfig {
 
 export interface UpstreamConfig {
   name: string;
+  /** The registry root; for an offline upstream, a placeholder that is never contacted. */
   url: URL;
+  /** Air-gapped: answered from imported bundles only, never contacted. */
+  offline?: boolean;
   credentials: UpstreamCredentials | undefined;
   timeouts: { connectMs: number; responseMs: number; idleMs: number };
   retries: { max: number; baseDelayMs: number; maxDelayMs: number };
@@ -164,6 +170,8 @@ export interface Config {
     defaultRequire: RequirementSet;
   };
   trust: { freshnessSeconds: number; missingCacheSeconds: number };
+  /** Air-gapped bundles: the pinned signing keys (PEM Ed25519 public keys) and where imported content lives. */
+  bundles: { keys: Array<{ path: string; pem: string }>; path: string };
   log: { level: ParsedConfig['log']['level'] };
 }
 
@@ -272,6 +280,7 @@ function resolveNotaryRequirements(
     },
     signers: r.signers,
     threshold: r.threshold ?? r.signers.length,
+    offlineExpiryGraceDays: r.offlineExpiryGraceDays,
     path,
   };
 }
@@ -318,7 +327,17 @@ function implicitRequirements(server: NotaryServerConfig | undefined, path: stri
   return {
     combine: 'allOf',
     entries: [
-      { format: 'notary', requirement: { server, roots: { keyIds: [], caPems: [], tofu: false }, signers: [], threshold: 0, path: `${path}.require.notary` } },
+      {
+        format: 'notary',
+        requirement: {
+          server,
+          roots: { keyIds: [], caPems: [], tofu: false },
+          signers: [],
+          threshold: 0,
+          offlineExpiryGraceDays: 0,
+          path: `${path}.require.notary`,
+        },
+      },
     ],
   };
 }
@@ -336,7 +355,9 @@ function resolve(cfg: ParsedConfig, source: string, env: NodeJS.ProcessEnv): Con
   for (const [name, u] of Object.entries(cfg.upstreams)) {
     upstreams.set(name, {
       name,
-      url: new URL(u.url),
+      // An offline upstream is never contacted; its url (if any) only names it.
+      url: new URL(u.url ?? `https://${name}/`),
+      offline: u.offline,
       credentials: resolveCredentials(u.credentials, source, `upstreams.${name}.credentials`, env),
       timeouts: u.timeouts,
       retries: u.retries,
@@ -389,6 +410,10 @@ function resolve(cfg: ParsedConfig, source: string, env: NodeJS.ProcessEnv): Con
       defaultRequire: implicitRequirements(undefined, 'policy.rules[]'),
     },
     trust: cfg.trust,
+    bundles: {
+      keys: cfg.bundles.keys.map((file, i) => ({ path: file, pem: readSecretFile(source, `bundles.keys.${i}`, file) })),
+      path: cfg.bundles.path ?? join(cfg.storage.path, 'imports'),
+    },
     log: cfg.log,
   };
 }

@@ -83,7 +83,13 @@ const upstream = z
       .refine((u) => /^https?:$/.test(new URL(u).protocol), { error: 'upstream url must be http:// or https://' })
       .refine((u) => new URL(u).pathname.replace(/\/+$/, '') === '', {
         error: 'upstream url must be the registry root (no path): /v2/ is added by Signet',
-      }),
+      })
+      .optional(),
+    /**
+     * Air-gapped: the upstream is never contacted. Pulls are answered from imported bundles
+     * (`signet bundle import`), still decided by the policy.
+     */
+    offline: z.boolean().default(false),
     credentials: credentials.optional(),
     timeouts: z
       .object({
@@ -123,7 +129,16 @@ const upstream = z
     officialNamespace: z.string().optional(),
     trust: trustServers.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((u, ctx) => {
+    if (u.url === undefined && !u.offline) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: 'an upstream needs a url (the registry root), unless it is offline: true (served from imported bundles only)',
+      });
+    }
+  });
 
 /**
  * Who an access rule grants: `anonymous` (every client), `authenticated` (any known user),
@@ -192,6 +207,11 @@ const notaryRequirements = z
     signers: z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'signer names are Docker trust signer names (lowercase, digits, _ and -)')).default([]),
     /** How many of `signers` must agree; defaults to all of them. */
     threshold: z.number().int().positive().optional(),
+    /**
+     * Offline upstreams only: days an imported timestamp or snapshot may be past its expiry and
+     * still be accepted (Notary timestamps last 14 days). Never an expired root or targets. 0: none.
+     */
+    offlineExpiryGraceDays: z.number().int().min(0).max(DEFAULTS.bundleExpiryGraceDaysMax).default(0),
   })
   .strict()
   .superRefine((r, ctx) => {
@@ -434,6 +454,15 @@ export const configSchema = z
       })
       .strict()
       .default({ freshnessSeconds: DEFAULTS.trustFreshnessSeconds, missingCacheSeconds: DEFAULTS.trustMissingCacheSeconds }),
+    bundles: z
+      .object({
+        /** PEM Ed25519 public keys (`signet bundle keygen`) a bundle must be signed by to be imported. */
+        keys: z.array(z.string().min(1)).default([]),
+        /** Where imported content lives; default `<storage.path>/imports`. */
+        path: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({ keys: [] }),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

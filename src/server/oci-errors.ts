@@ -23,6 +23,7 @@ const TABLE: Record<ErrorCode, { status: number; oci: string }> = {
   HEADERS_TOO_LARGE: { status: 431, oci: 'UNSUPPORTED' },
   CONFIG_INVALID: { status: 500, oci: 'UNKNOWN' },
   STORAGE_ERROR: { status: 500, oci: 'UNKNOWN' },
+  BUNDLE_INVALID: { status: 400, oci: 'UNKNOWN' },
   INTERNAL: { status: 500, oci: 'UNKNOWN' },
 };
 
