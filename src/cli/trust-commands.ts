@@ -14,7 +14,7 @@ import type { VerifiedNotaryRepo } from '../trust/notary/verified-repo.js';
 import { ManifestService, type ServedManifest } from '../proxy/manifests.js';
 import type { ProxyMetrics } from '../proxy/observer.js';
 import { Router } from '../proxy/router.js';
-import { createTrustSources } from '../server/trust-sources.js';
+import { createTrustSources } from '../proxy/trust-sources.js';
 import type { CosignTrustSource } from '../trust/cosign/cosign-source.js';
 import type { NotaryTrustSource } from '../trust/notary/notary-source.js';
 import { parseImageRef, type ImageRef } from './image-ref.js';

@@ -1,9 +1,9 @@
-import type { UpstreamClient } from '../registry/upstream-client.js';
+import type { Upstream } from '../registry/upstream-client.js';
 import { SignetError } from '../errors.js';
 import { assertRepositoryName, printable } from '../registry/names.js';
 
 export interface Target {
-  upstream: UpstreamClient;
+  upstream: Upstream;
   /** Repository name at the upstream. */
   repository: string;
   /** The name as the client wrote it in the path (needed to rewrite Link headers). */
@@ -15,7 +15,7 @@ export interface Target {
 }
 
 export interface RouterOptions {
-  upstreams: ReadonlyMap<string, UpstreamClient>;
+  upstreams: ReadonlyMap<string, Upstream>;
   defaultUpstream: string | undefined;
   officialNamespaces: ReadonlyMap<string, string | undefined>;
 }

@@ -39,6 +39,17 @@ export interface UpstreamResponse {
   foreign?: boolean;
 }
 
+/**
+ * What the proxy, the policy's loaders and the signature fetchers ask of an upstream: registry
+ * API requests by path. `UpstreamClient` speaks HTTP to a configured registry; an offline
+ * upstream (src/bundle/offline-registry.ts) answers the same requests from imported bundles.
+ */
+export interface Upstream {
+  readonly name: string;
+  request(req: UpstreamRequest): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}
+
 export interface UpstreamObserver {
   request(upstream: string, method: string, status: number | 'error'): void;
   /** A redirect or token realm Signet refused to follow, by reason (`redirect_host_not_allowed`, `realm_plain_http`, ...). */
@@ -74,7 +85,7 @@ const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEO
  * on the upstream's own origin; TLS uses `caFile` when set. Bodies that fail after their headers
  * fail with UPSTREAM_ERROR / UPSTREAM_TIMEOUT naming the upstream (body-errors.ts).
  */
-export class UpstreamClient {
+export class UpstreamClient implements Upstream {
   readonly name: string;
   readonly #config: UpstreamConfig;
   readonly #logger: Logger;

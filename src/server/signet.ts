@@ -29,7 +29,7 @@ import { accessLogMiddleware, errorMiddleware } from './middleware.js';
 import { applyConnectionLimits } from './connection-limits.js';
 import { registryRoutes } from './registry-routes.js';
 import { diskStorage, type Storage } from './storage.js';
-import { createTrustSources } from './trust-sources.js';
+import { createTrustSources } from '../proxy/trust-sources.js';
 
 export interface SignetOptions {
   config: Config;

@@ -2,14 +2,15 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import type { TrustStateStore } from '../cache/ports.js';
 import { RegistrySignatureFetcher, type SignatureFetcher } from '../registry/referrers.js';
-import type { UpstreamClient, UpstreamObserver } from '../registry/upstream-client.js';
+import type { Upstream, UpstreamObserver } from '../registry/upstream-client.js';
 import { CosignTrustSource } from '../trust/cosign/cosign-source.js';
 import { createSigstoreVerifier } from '../trust/cosign/sigstore-verifier.js';
 import { NotaryTrustSource } from '../trust/notary/notary-source.js';
+import type { MetadataFetcher } from '../trust/notary/remote.js';
 
 export interface TrustSourcesOptions {
   config: Pick<Config, 'upstreams'>;
-  upstreams: ReadonlyMap<string, UpstreamClient>;
+  upstreams: ReadonlyMap<string, Upstream>;
   trustState: TrustStateStore;
   logger: Logger;
   /** Seconds a verified trust state or verdict is reused (0: always checked again, as `signet check` does). */
@@ -18,6 +19,8 @@ export interface TrustSourcesOptions {
   missingCacheSeconds: number;
   clock?: () => number;
   observer?: UpstreamObserver;
+  /** Offline upstreams: the imported Notary trust data of a registry (undefined when it is online). */
+  offlineNotary?: (registry: string) => MetadataFetcher | undefined;
 }
 
 export interface TrustSources {
@@ -41,6 +44,7 @@ export function createTrustSources(o: TrustSourcesOptions): TrustSources {
       servers: new Map([...o.config.upstreams.values()].map((u) => [u.name, u.trust.notary])),
       ...clock,
       ...(o.observer ? { observer: o.observer } : {}),
+      ...(o.offlineNotary ? { offline: o.offlineNotary } : {}),
     }),
     cosign: new CosignTrustSource({
       fetcherFor,
