@@ -56,6 +56,8 @@ export interface TrustProvenance {
   name: string;
   /** Role → metadata version. */
   versions: Record<string, number>;
+  /** Roles accepted past their expiry under an offline upstream's grace (`offlineExpiryGraceDays`). */
+  expiredAccepted?: string[];
 }
 
 /** A source's positive answer. */

@@ -22,6 +22,12 @@ export interface NotaryLoadOptions {
   roots: RootPinning;
   /** Config path of the requirement, for messages ("policy.rules.2.require.notary"). */
   path: string;
+  /** Where the files come from instead of the server (an offline upstream's imported trust data). */
+  fetcher?: MetadataFetcher;
+  /** The trust-state scope (default: the server's origin); imported data has a scope of its own. */
+  scope?: string;
+  /** ms an expired timestamp or snapshot is still accepted (imported data only). */
+  expiryGraceMs?: number;
 }
 
 export interface NotarySourceOptions {
@@ -40,6 +46,11 @@ export interface NotarySourceOptions {
   observer?: UpstreamObserver;
   /** Injected for tests: a fetcher per server. */
   fetcherFor?: (options: NotaryLoadOptions) => MetadataFetcher;
+  /**
+   * Offline upstreams: the imported trust data of `registry`, or undefined when the registry is
+   * not offline. Their GUNs never reach a server: the files come from the imported bundles.
+   */
+  offline?: (registry: string) => MetadataFetcher | undefined;
 }
 
 interface CacheEntry {
@@ -157,6 +168,23 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
   }
 
   #repository(subject: { registry: string; repository: string }, requirement: NotaryRequirements): Promise<VerifiedNotaryRepo> {
+    const imported = this.#o.offline?.(subject.registry);
+    if (imported) {
+      // Imported trust data is keyed by GUN; a configured server only lends its GUN template.
+      const server = requirement.server ?? this.#o.servers?.get(subject.registry) ?? offlineServer(subject.registry);
+      const name = server.gun.replaceAll('{registry}', subject.registry).replaceAll('{repository}', subject.repository);
+      return this.load(
+        { name },
+        {
+          server,
+          roots: requirement.roots,
+          path: requirement.path,
+          fetcher: imported,
+          scope: `imported:${subject.registry}`,
+          expiryGraceMs: (requirement.offlineExpiryGraceDays ?? 0) * DAY_MS,
+        },
+      );
+    }
     const server = requirement.server ?? this.#o.servers?.get(subject.registry);
     const where = `${subject.registry}/${subject.repository}`;
     if (!server) {
@@ -176,8 +204,8 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
     if (!gun.split('/').every((c) => GUN_COMPONENT.test(c))) {
       throw new Denial('malformed', `"${gun}" is not a valid GUN: check the gun template of the trust server for ${options.path}`);
     }
-    const server = options.server.url.origin;
-    const key = `${server} ${gun}`;
+    const server = options.scope ?? options.server.url.origin;
+    const key = `${server} ${gun} ${options.expiryGraceMs ?? 0}`;
     const now = this.#clock();
     // A denial may depend on the rule's root pinning (root_not_pinned): remembered per rule.
     const deniedKey = `${key} ${options.path}`;
@@ -193,11 +221,12 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
         const repo = await updateRepository({
           gun,
           server,
-          fetcher: this.#fetcher(options),
+          fetcher: options.fetcher ?? this.#fetcher(options),
           store: this.#o.store,
           pinning: options.roots,
           now: new Date(this.#clock()),
           logger: this.#o.logger,
+          ...(options.expiryGraceMs ? { expiryGraceMs: options.expiryGraceMs } : {}),
         });
         const checkedAt = this.#clock();
         this.#cache.set(key, { repo, checkedAt });
@@ -228,6 +257,20 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
     }
     return remote;
   }
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The trust server an offline upstream stands in for when none is configured: only its GUN template matters. */
+function offlineServer(registry: string): NotaryServerConfig {
+  return {
+    url: new URL(`https://${registry}/`),
+    ca: undefined,
+    credentials: undefined,
+    gun: '{registry}/{repository}',
+    allowedHosts: [],
+    allowPrivateAddresses: false,
+  };
 }
 
 function noTrustData(gun: string, server: string): Denial {

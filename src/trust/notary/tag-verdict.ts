@@ -6,6 +6,8 @@ import type { SignedTarget } from './verified-repo.js';
 export interface TagView {
   name: string;
   versions: Record<string, number>;
+  /** Roles accepted past their expiry under an offline grace. */
+  expiredAccepted?: readonly string[];
   chooseTarget(tag: string): SignedTarget | undefined;
   signersOf(tag: string): Map<string, SignedTarget>;
 }
@@ -49,6 +51,10 @@ export function judgeTag(repo: TagView, subject: TagSubject, requirement: Pick<N
       { format: 'notary', signer: target.role, role: target.role },
       ...signers.map((name) => ({ format: 'notary', signer: name, role: `targets/${name}` })),
     ],
-    trust: { name: repo.name, versions: repo.versions },
+    trust: {
+      name: repo.name,
+      versions: repo.versions,
+      ...(repo.expiredAccepted && repo.expiredAccepted.length > 0 ? { expiredAccepted: [...repo.expiredAccepted] } : {}),
+    },
   };
 }

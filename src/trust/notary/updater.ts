@@ -11,7 +11,7 @@ import type { TrustStateStore } from '../../cache/ports.js';
 import { SignetError } from '../../errors.js';
 import { TrustError, isTrustError } from './errors.js';
 import { checkHashes, checkLength, checkNotExpired, checkVersion } from './metadata-checks.js';
-import { parseSigned, type FileMeta, type Root, type SignedMetadata, type Snapshot, type Targets, type Timestamp } from './metadata.js';
+import { parseSigned, type FileMeta, type Root, type SignedCommon, type SignedMetadata, type Snapshot, type Targets, type Timestamp } from './metadata.js';
 import type { FetchOutcome, MetadataFetcher } from './remote.js';
 import { validateRoot, type RootPinning, type TrustedRoot } from './root-trust.js';
 import { verifySignatures } from './verify-signature.js';
@@ -45,9 +45,17 @@ export interface UpdateOptions {
   pinning: RootPinning;
   now: Date;
   logger: Logger;
+  /**
+   * Imported trust data of an offline upstream only (`offlineExpiryGraceDays`): how long past
+   * its expiry a timestamp or snapshot is still accepted, in ms. Never applies to root or
+   * targets. Each use is logged and named in the verified state (`expiredAccepted`).
+   */
+  expiryGraceMs?: number;
 }
 
 interface Ctx extends UpdateOptions {
+  /** Roles accepted past their expiry within `expiryGraceMs`. */
+  expiredAccepted: string[];
   versions: Record<string, number>;
   root: TrustedRoot;
   /**
@@ -61,7 +69,7 @@ interface Ctx extends UpdateOptions {
 export async function updateRepository(options: UpdateOptions): Promise<VerifiedNotaryRepo> {
   const versions = await options.store.versions(options.server, options.gun);
   const root = await bootstrapRoot(options, versions);
-  const ctx: Ctx = { ...options, versions, root };
+  const ctx: Ctx = { ...options, versions, root, expiredAccepted: [] };
   try {
     try {
       return await updateOnce(ctx);
@@ -93,7 +101,7 @@ async function bootstrapRoot(o: UpdateOptions, versions: Record<string, number>)
       checkNotExpired('root', trusted.metadata.signed, o.now);
       return trusted;
     } catch {
-      const ctx: Ctx = { ...o, versions, root: trusted };
+      const ctx: Ctx = { ...o, versions, root: trusted, expiredAccepted: [] };
       await refreshRoot(ctx);
       return ctx.root;
     }
@@ -167,7 +175,31 @@ async function updateOnce(ctx: Ctx): Promise<VerifiedNotaryRepo> {
   if (!top) throw new TrustError('malformed', `snapshot of ${ctx.gun} lists no targets`);
   targets.set('targets', top);
   await loadDelegations(ctx, snapshot.signed, targets);
-  return new VerifiedNotaryRepo({ gun: ctx.gun, root: ctx.root.metadata, timestamp, snapshot, targets });
+  return new VerifiedNotaryRepo({
+    gun: ctx.gun,
+    root: ctx.root.metadata,
+    timestamp,
+    snapshot,
+    targets,
+    expiryGraceMs: ctx.expiryGraceMs ?? 0,
+    expiredAccepted: [...new Set(ctx.expiredAccepted)],
+  });
+}
+
+/**
+ * The expiry check of a timestamp or snapshot, with the offline grace: imported trust data is
+ * as old as the bundle, and Notary timestamps last 14 days, so a site may accept them expired
+ * for a stated number of days. Never silently: logged, and named in the verified state.
+ */
+function checkWithinGrace(ctx: Ctx, role: 'timestamp' | 'snapshot', signed: SignedCommon): void {
+  const grace = ctx.expiryGraceMs ?? 0;
+  if (grace <= 0 || signed.expires.getTime() >= ctx.now.getTime()) {
+    checkNotExpired(role, signed, ctx.now);
+    return;
+  }
+  checkNotExpired(role, signed, new Date(ctx.now.getTime() - grace));
+  ctx.logger.warn({ gun: ctx.gun, role, expires: signed.expiresText }, 'imported trust metadata is expired: accepted within offlineExpiryGraceDays');
+  ctx.expiredAccepted.push(role);
 }
 
 function verifyByRoot(meta: SignedMetadata<Root | Timestamp | Snapshot | Targets>, root: Root, role: string): void {
@@ -197,7 +229,7 @@ async function loadTimestamp(ctx: Ctx, root: Root): Promise<SignedMetadata<Times
   const meta = parseSigned(bytes, 'timestamp');
   verifyByRoot(meta, root, 'timestamp');
   checkVersion('timestamp', meta.signed, ctx.versions['timestamp'] ?? 1);
-  checkNotExpired('timestamp', meta.signed, ctx.now);
+  checkWithinGrace(ctx, 'timestamp', meta.signed);
   ctx.versions['timestamp'] = meta.signed.version;
   if (!fromCache) await ctx.store.write(ctx.server, ctx.gun, 'timestamp.json', bytes);
   return meta;
@@ -210,7 +242,7 @@ async function loadSnapshot(ctx: Ctx, root: Root, timestamp: Timestamp): Promise
   const meta = parseSigned(bytes, 'snapshot');
   verifyByRoot(meta, root, 'snapshot');
   checkVersion('snapshot', meta.signed, ctx.versions['snapshot'] ?? 1);
-  checkNotExpired('snapshot', meta.signed, ctx.now);
+  checkWithinGrace(ctx, 'snapshot', meta.signed);
   // builder.go validateChecksumsFromSnapshot: the trusted root must be the one the snapshot
   // lists; a mismatch means the root was rotated (the retry fetches it by this checksum).
   const rootMeta = meta.signed.meta.get('root');

@@ -30,12 +30,18 @@ export interface VerifiedRepoParts {
   snapshot: SignedMetadata<Snapshot>;
   /** Loaded targets roles (`targets` and every delegation that verified), by name. */
   targets: ReadonlyMap<string, SignedMetadata<Targets>>;
+  /** Imported data of an offline upstream: ms a timestamp or snapshot stays usable past its expiry. */
+  expiryGraceMs?: number;
+  /** Roles that were accepted past their expiry within that grace. */
+  expiredAccepted?: readonly string[];
 }
 
 export class VerifiedNotaryRepo {
   readonly name: string;
   readonly versions: Record<string, number>;
   readonly expires: Record<string, Date>;
+  /** Roles accepted past their expiry under an offline grace (audited with the decision). */
+  readonly expiredAccepted: readonly string[];
   readonly keys: Record<string, Array<{ id: string; type: string }>>;
   readonly #parts: VerifiedRepoParts;
 
@@ -44,6 +50,7 @@ export class VerifiedNotaryRepo {
     this.name = parts.gun;
     this.versions = {};
     this.expires = {};
+    this.expiredAccepted = parts.expiredAccepted ?? [];
     const all: Array<[string, { signed: { version: number; expires: Date } }]> = [
       ['root', parts.root],
       ['timestamp', parts.timestamp],
@@ -66,9 +73,13 @@ export class VerifiedNotaryRepo {
     }
   }
 
-  /** The earliest expiry of all loaded metadata: the verified state is usable until then. */
+  /**
+   * The earliest expiry of all loaded metadata: the verified state is usable until then. The
+   * offline grace extends the timestamp's and snapshot's only.
+   */
   get validUntil(): Date {
-    return new Date(Math.min(...Object.values(this.expires).map((d) => d.getTime())));
+    const grace = this.#parts.expiryGraceMs ?? 0;
+    return new Date(Math.min(...Object.entries(this.expires).map(([role, d]) => d.getTime() + (role === 'timestamp' || role === 'snapshot' ? grace : 0))));
   }
 
   /**
