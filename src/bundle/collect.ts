@@ -47,10 +47,8 @@ export async function collectImage(tools: DecisionTools, request: ImageRequest):
   const top = await tools.manifests.get(target, parseReference(reference));
   const decided = lastDecision(tools.decisions.records, request, reference);
   if (!decided) throw new SignetError('INTERNAL', `no decision was recorded for ${ref}`);
-  if (decided.verdict !== 'allowed') {
-    throw new BundleError(
-      `${ref} is not admitted by the policy (${decided.verdict}: ${decided.reason}${decided.message ? `: ${decided.message}` : ''}): only admitted images are exported`,
-    );
+  if (decided.verdict === 'denied') {
+    throw new BundleError(`${ref} is not admitted by the policy (${decided.verdict}: ${decided.reason}${decided.message ? `: ${decided.message}` : ''})`);
   }
   const manifests = new Map<string, Buffer>();
   const entries: BundleManifestEntry[] = [];

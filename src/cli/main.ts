@@ -8,6 +8,7 @@ import { errorMessage } from '../errors.js';
 import { Signet } from '../server/signet.js';
 import { createSigstoreVerifier } from '../trust/cosign/sigstore-verifier.js';
 import { EXIT, checkImage, inspectTrust, type Output } from './trust-commands.js';
+import { BUNDLE_USAGE, bundleCommand } from './bundle-commands.js';
 
 const USAGE = `Usage: signet <command> [options]
 
@@ -20,6 +21,7 @@ Commands:
   trust inspect IMAGE [--config FILE] [--json]
                                       Notary: signed tags, digests, signers, keys and expiries of IMAGE's
                                       repository; cosign: every signature of IMAGE's digest and whether it counts
+${BUNDLE_USAGE}
 
 Options:
   -c, --config FILE                   config file (default: the embedded config/default.yaml)
@@ -41,6 +43,8 @@ export async function main(argv: string[]): Promise<number> {
       return verifyConfig(rest);
     case 'check':
       return trustCommand(rest, 'check');
+    case 'bundle':
+      return bundleCommand(rest);
     case 'trust':
       if (rest[0] === 'inspect') return trustCommand(rest.slice(1), 'inspect');
       process.stderr.write(`signet: unknown trust command "${rest[0] ?? ''}": use "signet trust inspect IMAGE"\n`);

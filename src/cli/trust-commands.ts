@@ -6,7 +6,9 @@ import { MemoryContent } from '../cache/memory/content.js';
 import { MemoryProvenanceStore } from '../cache/memory/provenance.js';
 import { MemoryTagStore } from '../cache/memory/tags.js';
 import { DiskTrustStateStore } from '../cache/disk/trust-state.js';
-import { UpstreamClient } from '../registry/upstream-client.js';
+import { UpstreamClient, type Upstream } from '../registry/upstream-client.js';
+import { DiskImportedStore } from '../bundle/imported-store.js';
+import { offlineUpstreams } from '../bundle/offline-site.js';
 import { parseReference } from '../registry/names.js';
 import { MemoryAuditLog, type AuditRecord } from '../policy/audit-log.js';
 import { Policy } from '../policy/policy.js';
@@ -17,7 +19,7 @@ import { Router } from '../proxy/router.js';
 import { createTrustSources } from '../proxy/trust-sources.js';
 import type { CosignTrustSource } from '../trust/cosign/cosign-source.js';
 import type { NotaryTrustSource } from '../trust/notary/notary-source.js';
-import { parseImageRef, type ImageRef } from './image-ref.js';
+import { parseImageRef, type ImageRef } from '../registry/image-ref.js';
 
 /** Exit codes of `signet check`, for CI pipelines. */
 export const EXIT = { allowed: 0, denied: 1, error: 2 } as const;
@@ -65,7 +67,11 @@ interface Tools {
 function tools(config: Config): Tools {
   const logger: Logger = pino({ level: 'silent' });
   const audit = new MemoryAuditLog();
-  const upstreams = new Map([...config.upstreams.values()].map((u) => [u.name, new UpstreamClient(u, { logger })]));
+  // Offline upstreams are answered from the imported bundles, as the server answers them.
+  const offline = offlineUpstreams(config, new DiskImportedStore({ root: config.bundles.path, logger }), logger);
+  const upstreams = new Map<string, Upstream>(
+    [...config.upstreams.values()].map((u) => [u.name, offline.upstreams.get(u.name) ?? new UpstreamClient(u, { logger })]),
+  );
   const { notary, cosign } = createTrustSources({
     config,
     upstreams,
@@ -73,6 +79,7 @@ function tools(config: Config): Tools {
     logger,
     freshnessSeconds: 0,
     missingCacheSeconds: 0,
+    offlineNotary: offline.notary,
   });
   const policy = new Policy({ config, sources: { notary, cosign }, provenance: new MemoryProvenanceStore(), audit });
   const router = new Router({

@@ -122,6 +122,8 @@ export const DEFAULTS = {
     keyMaxBytes: 16 * 1024,
     /** files listed by one bundle manifest. */
     maxFiles: 1_000_000,
+    /** bytes; an `--images` list file. */
+    imageListMaxBytes: 4 * 1024 * 1024,
     /** images listed by one bundle manifest. */
     maxImages: 100_000,
     /** bytes; total of the small files (manifests, signature layers, trust metadata) held in memory while a bundle is decided. */

@@ -207,7 +207,8 @@ export function parseConfig(text: string, source: string, options: LoadOptions =
   return resolve(result.data, source, options.env ?? process.env);
 }
 
-function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+/** Zod issues of a YAML document as one message, each naming its key path. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
   return issues
     .map((issue) => {
       const base = issue.path.map(String).join('.');

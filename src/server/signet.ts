@@ -17,7 +17,9 @@ import { ManifestService } from '../proxy/manifests.js';
 import { ReferrersService } from '../proxy/referrers.js';
 import { Router } from '../proxy/router.js';
 import { TagListService } from '../proxy/tag-list.js';
-import { UpstreamClient } from '../registry/upstream-client.js';
+import { UpstreamClient, type Upstream } from '../registry/upstream-client.js';
+import { DiskImportedStore } from '../bundle/imported-store.js';
+import { offlineUpstreams } from '../bundle/offline-site.js';
 import { Metrics } from './metrics.js';
 import { authMiddleware } from './auth/auth-middleware.js';
 import { rateLimitMiddleware } from './rate-limit.js';
@@ -55,7 +57,9 @@ export class Signet {
   readonly #options: SignetOptions;
   readonly #logger: Logger;
   readonly #storage: Storage;
-  readonly #upstreams = new Map<string, UpstreamClient>();
+  readonly #upstreams = new Map<string, Upstream>();
+  /** Content imported from bundles, for the offline upstreams (created even when none is offline: it is only read). */
+  readonly #imported: DiskImportedStore;
   readonly #audit: AuditLog;
   readonly #notary: NotaryTrustSource;
   readonly #auth: ClientAuth;
@@ -70,8 +74,11 @@ export class Signet {
     this.#logger = logger;
     const clock = options.clock ?? Date.now;
     this.#storage = options.storage ?? diskStorage(config, logger, (namespace) => this.metrics.evictions.inc({ namespace }));
+    this.#imported = new DiskImportedStore({ root: config.bundles.path, logger, clock });
+    // Offline upstreams are answered from imported bundles and never contacted.
+    const offline = offlineUpstreams(config, this.#imported, logger);
     for (const upstream of config.upstreams.values()) {
-      this.#upstreams.set(upstream.name, new UpstreamClient(upstream, { logger, observer: this.metrics, clock }));
+      this.#upstreams.set(upstream.name, offline.upstreams.get(upstream.name) ?? new UpstreamClient(upstream, { logger, observer: this.metrics, clock }));
     }
     const router = new Router({
       upstreams: this.#upstreams,
@@ -95,6 +102,7 @@ export class Signet {
       missingCacheSeconds: config.trust.missingCacheSeconds,
       clock,
       observer: this.metrics,
+      offlineNotary: offline.notary,
     });
     this.#notary = trust.notary;
     const { cosign } = trust;
@@ -183,6 +191,7 @@ export class Signet {
   async start(): Promise<AddressInfo> {
     const { config } = this.#options;
     await this.#storage.init();
+    if (hasOffline(config)) await this.#imported.init();
     await this.#auth.init();
     const handler = handlerOf(this.app);
     const tls = config.listen.tls;
@@ -331,4 +340,8 @@ async function listen(server: Server, where: { host: string; port: number }, wha
     server.listen(where.port, where.host, () => resolve());
   });
   return server;
+}
+
+function hasOffline(config: SignetOptions['config']): boolean {
+  return [...config.upstreams.values()].some((u) => u.offline === true);
 }

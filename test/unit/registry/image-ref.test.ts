@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseImageRef } from '../../../src/cli/image-ref.js';
+import { parseImageRef } from '../../../src/registry/image-ref.js';
 
 test('image references are normalised as the Docker CLI does', () => {
   assert.deepEqual(parseImageRef('alpine'), { registry: 'docker.io', repository: 'library/alpine', tag: undefined });

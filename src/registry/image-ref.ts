@@ -1,5 +1,5 @@
 import { SignetError } from '../errors.js';
-import { assertRepositoryName, isTag } from '../registry/names.js';
+import { assertRepositoryName, isTag } from './names.js';
 
 export interface ImageRef {
   registry: string;
