@@ -13,6 +13,8 @@ import { ManifestService } from '../proxy/manifests.js';
 import type { ProxyMetrics } from '../proxy/observer.js';
 import { Router } from '../proxy/router.js';
 import { createTrustSources } from '../proxy/trust-sources.js';
+import type { CosignTrustSource } from '../trust/cosign/cosign-source.js';
+import type { NotaryTrustSource } from '../trust/notary/notary-source.js';
 
 const NO_COUNT = { inc: () => undefined };
 const NO_METRICS: ProxyMetrics = {
@@ -37,10 +39,12 @@ export interface DecisionToolsOptions {
   clock?: () => number;
 }
 
-/** The server's pull path on in-memory state: the same router, trust sources, policy and manifest service. */
+/** The server's pull path on in-memory state: the same router, trust sources, policy and manifest service (for the CLI's commands). */
 export interface DecisionTools {
   router: Router;
   policy: Policy;
+  notary: NotaryTrustSource;
+  cosign: CosignTrustSource;
   manifests: ManifestService;
   /** The decisions taken, in order. */
   decisions: MemoryAuditLog;
@@ -101,6 +105,8 @@ export function decisionTools(o: DecisionToolsOptions): DecisionTools {
   return {
     router,
     policy,
+    notary: trust.notary,
+    cosign: trust.cosign,
     manifests,
     decisions,
     signaturesOf: (upstream) => trust.fetcherFor(upstream),

@@ -4,10 +4,11 @@ import { z } from 'zod';
 import { DEFAULTS } from '../config/defaults.js';
 import { formatIssues, type Config } from '../config/load.js';
 import { SignetError, errorMessage } from '../errors.js';
-import { isDigest } from '../registry/names.js';
 import { parseImageRef } from '../registry/image-ref.js';
 import type { ImageRequest } from './collect.js';
 
+/** Bundles name content by sha256 (bundle-manifest.ts). */
+const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 /** `os/arch[/variant]` (OCI image-index platform fields). */
 const PLATFORM = /^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)?$/;
 const platform = z.string().regex(PLATFORM, 'expected os/arch or os/arch/variant, e.g. linux/amd64 or linux/arm/v7');
@@ -36,7 +37,7 @@ const imageListSchema = z.strictObject({
 export function parseImageArgument(config: Config, text: string, platforms: readonly string[] = []): ImageRequest {
   const at = text.indexOf('@');
   const digest = at >= 0 ? text.slice(at + 1) : undefined;
-  if (digest !== undefined && !isDigest(digest)) throw new SignetError('NAME_INVALID', `"${text}": "${digest}" is not a digest (sha256:<64 hex>)`);
+  if (digest !== undefined && !SHA256_DIGEST.test(digest)) throw new SignetError('NAME_INVALID', `"${text}": "${digest}" is not a digest (sha256:<64 hex>)`);
   const ref = parseImageRef(at >= 0 ? text.slice(0, at) : text, config.upstreams.get('docker.io')?.officialNamespace ?? 'library');
   if (digest !== undefined && ref.tag !== undefined) throw new SignetError('NAME_INVALID', `"${text}": give a tag or a digest, not both`);
   if (!config.upstreams.has(ref.registry)) {

@@ -13,12 +13,6 @@ import { isTag, printable } from '../registry/names.js';
 import { BundleError } from './bundle-manifest.js';
 import { EMPTY_STATE, type ImportedContent, type ImportedRange, type ImportedRepository, type ImportedState } from './imported.js';
 
-/**
- * bytes; the largest state.json read. The index of a million files (DEFAULTS.bundle.maxFiles) of
- * ~100 bytes each, with room to spare. Should move to DEFAULTS.bundle.stateMaxBytes.
- */
-export const IMPORTED_STATE_MAX_BYTES = 256 * 1024 * 1024;
-
 /** bytes per write while a blob is stored (the chunks of the source are gathered up to this). */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 
@@ -284,9 +278,9 @@ export class DiskImportedStore implements ImportedContent {
     }
     const state = normaliseState(checked.data);
     const bytes = Buffer.from(JSON.stringify(state));
-    if (bytes.length > IMPORTED_STATE_MAX_BYTES) {
+    if (bytes.length > DEFAULTS.bundle.stateMaxBytes) {
       throw new BundleError(
-        `the imported index would be ${bytes.length} bytes, over the limit of ${IMPORTED_STATE_MAX_BYTES} bytes: import fewer images into this Signet, or raise the limit`,
+        `the imported index would be ${bytes.length} bytes, over the limit of ${DEFAULTS.bundle.stateMaxBytes} bytes: import fewer images into this Signet, or raise the limit`,
       );
     }
     await this.#ensureLayout();
@@ -443,8 +437,8 @@ export class DiskImportedStore implements ImportedContent {
   }
 
   async #parseFile(path: string, st: Stats): Promise<CachedState['result']> {
-    if (st.size > IMPORTED_STATE_MAX_BYTES) {
-      return { ok: false, error: unreadableState(path, `${st.size} bytes, over the limit of ${IMPORTED_STATE_MAX_BYTES} bytes`, undefined) };
+    if (st.size > DEFAULTS.bundle.stateMaxBytes) {
+      return { ok: false, error: unreadableState(path, `${st.size} bytes, over the limit of ${DEFAULTS.bundle.stateMaxBytes} bytes`, undefined) };
     }
     let bytes: Buffer;
     try {
@@ -452,8 +446,8 @@ export class DiskImportedStore implements ImportedContent {
     } catch (err) {
       return { ok: false, error: unreadableState(path, errorMessage(err), err) };
     }
-    if (bytes.length > IMPORTED_STATE_MAX_BYTES) {
-      return { ok: false, error: unreadableState(path, `over the limit of ${IMPORTED_STATE_MAX_BYTES} bytes`, undefined) };
+    if (bytes.length > DEFAULTS.bundle.stateMaxBytes) {
+      return { ok: false, error: unreadableState(path, `over the limit of ${DEFAULTS.bundle.stateMaxBytes} bytes`, undefined) };
     }
     let doc: unknown;
     try {

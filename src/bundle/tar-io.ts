@@ -2,7 +2,9 @@ import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { constants as zlibConstants, createZstdCompress, createZstdDecompress } from 'node:zlib';
+// A namespace import: named imports of zstd (Node 22.15+/24) would fail to link on an older Node
+// before src/cli/runtime.ts can say which Node Signet needs.
+import * as zlib from 'node:zlib';
 import tar from 'tar-stream';
 import { DEFAULTS } from '../config/defaults.js';
 import { SignetError, errorMessage } from '../errors.js';
@@ -73,7 +75,7 @@ export class BundleTarWriter {
     };
     // flush: the file is fsynced before it is closed, so finish() renames only durable bytes.
     const out = file.createWriteStream({ flush: true });
-    const done = zstd ? pipeline(count(), createZstdCompress({ params: { [zlibConstants.ZSTD_c_checksumFlag]: 1 } }), out) : pipeline(count(), out);
+    const done = zstd ? pipeline(count(), zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_checksumFlag]: 1 } }), out) : pipeline(count(), out);
     this.#piped = done.then(
       () => undefined,
       (err: unknown) => {
@@ -255,7 +257,7 @@ export async function* readBundleTar(path: string, options: ReadBundleTarOptions
     }
     extract.end(null);
   };
-  const stages = zstd ? pipeline(raw, counter, createZstdDecompress(), feed, { signal }) : pipeline(raw, counter, feed, { signal });
+  const stages = zstd ? pipeline(raw, counter, zlib.createZstdDecompress(), feed, { signal }) : pipeline(raw, counter, feed, { signal });
   // Settles with the error (or undefined); a failure stops the parser, which then rejects the iteration.
   const piped: Promise<unknown> = stages.then(
     () => undefined,

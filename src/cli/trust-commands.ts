@@ -2,21 +2,17 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Config, CosignRequirements, NotaryRequirements } from '../config/load.js';
 import { SignetError, errorMessage } from '../errors.js';
-import { MemoryContent } from '../cache/memory/content.js';
-import { MemoryProvenanceStore } from '../cache/memory/provenance.js';
-import { MemoryTagStore } from '../cache/memory/tags.js';
 import { DiskTrustStateStore } from '../cache/disk/trust-state.js';
 import { UpstreamClient, type Upstream } from '../registry/upstream-client.js';
 import { DiskImportedStore } from '../bundle/imported-store.js';
 import { offlineUpstreams } from '../bundle/offline-site.js';
+import { decisionTools } from '../bundle/decision-tools.js';
 import { parseReference } from '../registry/names.js';
 import { MemoryAuditLog, type AuditRecord } from '../policy/audit-log.js';
 import { Policy } from '../policy/policy.js';
 import type { VerifiedNotaryRepo } from '../trust/notary/verified-repo.js';
 import { ManifestService, type ServedManifest } from '../proxy/manifests.js';
-import type { ProxyMetrics } from '../proxy/observer.js';
 import { Router } from '../proxy/router.js';
-import { createTrustSources } from '../proxy/trust-sources.js';
 import type { CosignTrustSource } from '../trust/cosign/cosign-source.js';
 import type { NotaryTrustSource } from '../trust/notary/notary-source.js';
 import { parseImageRef, type ImageRef } from '../registry/image-ref.js';
@@ -28,16 +24,6 @@ export interface Output {
   out: (text: string) => void;
   err: (text: string) => void;
 }
-
-const NO_COUNT = { inc: () => undefined };
-const NO_METRICS: ProxyMetrics = {
-  cacheHits: NO_COUNT,
-  cacheMisses: NO_COUNT,
-  upstreamBytes: NO_COUNT,
-  upstreamBlobFetches: NO_COUNT,
-  digestMismatches: NO_COUNT,
-  staleServes: NO_COUNT,
-};
 
 /** Parses IMAGE, reporting a bad reference on stderr (undefined then). */
 function imageRef(config: Config, image: string, io: Output): ImageRef | undefined {
@@ -66,38 +52,23 @@ interface Tools {
  */
 function tools(config: Config): Tools {
   const logger: Logger = pino({ level: 'silent' });
-  const audit = new MemoryAuditLog();
   // Offline upstreams are answered from the imported bundles, as the server answers them.
   const offline = offlineUpstreams(config, new DiskImportedStore({ root: config.bundles.path, logger }), logger);
   const upstreams = new Map<string, Upstream>(
     [...config.upstreams.values()].map((u) => [u.name, offline.upstreams.get(u.name) ?? new UpstreamClient(u, { logger })]),
   );
-  const { notary, cosign } = createTrustSources({
+  const t = decisionTools({
     config,
     upstreams,
     trustState: new DiskTrustStateStore(join(config.storage.path, 'state', 'trust')),
     logger,
-    freshnessSeconds: 0,
-    missingCacheSeconds: 0,
     offlineNotary: offline.notary,
   });
-  const policy = new Policy({ config, sources: { notary, cosign }, provenance: new MemoryProvenanceStore(), audit });
-  const router = new Router({
-    upstreams,
-    defaultUpstream: config.defaultUpstream,
-    officialNamespaces: new Map([...config.upstreams.values()].map((u) => [u.name, u.officialNamespace])),
-  });
-  const content = new MemoryContent({ maxBytes: config.cache.manifestMemoryBytes });
-  const manifests = new ManifestService({ manifests: content.manifests, tags: new MemoryTagStore(), policy, metrics: NO_METRICS, logger, tagCheckSeconds: 0 });
   return {
-    policy,
-    notary,
-    cosign,
-    router,
-    manifests,
-    audit,
+    ...t,
+    audit: t.decisions,
     close: async () => {
-      await notary.close();
+      await t.close();
       await Promise.all([...upstreams.values()].map((u) => u.close()));
     },
   };

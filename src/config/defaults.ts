@@ -122,6 +122,8 @@ export const DEFAULTS = {
     keyMaxBytes: 16 * 1024,
     /** files listed by one bundle manifest. */
     maxFiles: 1_000_000,
+    /** bytes; the imported index (state.json): a million files (maxFiles) of ~100 bytes each, with room to spare. */
+    stateMaxBytes: 256 * 1024 * 1024,
     /** bytes; an `--images` list file. */
     imageListMaxBytes: 4 * 1024 * 1024,
     /** images listed by one bundle manifest. */

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it, mock } from 'node:test';
 import { pino } from 'pino';
-import { DiskImportedStore, IMPORTED_STATE_MAX_BYTES } from '../../../src/bundle/imported-store.js';
+import { DiskImportedStore } from '../../../src/bundle/imported-store.js';
+import { DEFAULTS } from '../../../src/config/defaults.js';
 import { EMPTY_STATE, type ImportedState } from '../../../src/bundle/imported.js';
 import { SignetError } from '../../../src/errors.js';
 
@@ -241,11 +242,11 @@ describe('DiskImportedStore: state.json', () => {
     });
   }
 
-  it(`refuses a state.json over ${IMPORTED_STATE_MAX_BYTES} bytes without reading it`, async () => {
+  it(`refuses a state.json over ${DEFAULTS.bundle.stateMaxBytes} bytes without reading it`, async () => {
     const root = await tempRoot();
     const path = join(root, 'state.json');
     await writeFile(path, '');
-    await truncate(path, IMPORTED_STATE_MAX_BYTES + 1); // sparse: costs no disk
+    await truncate(path, DEFAULTS.bundle.stateMaxBytes + 1); // sparse: costs no disk
     const store = new DiskImportedStore({ root, logger });
     await assert.rejects(store.state(), errorWithCode('STORAGE_ERROR', /over the limit/));
   });
