@@ -40,6 +40,8 @@ export class Progress {
   readonly #intervalMs: number;
   readonly #tty: boolean;
   #done = 0;
+  /** `#done` at the last JSON line, so done() does not repeat a line just written. */
+  #reported = -1;
   #file: string | undefined;
   #lastReport = Number.NEGATIVE_INFINITY;
   /** TTY: a bar is on the current line (a message must clear it first). */
@@ -82,7 +84,7 @@ export class Progress {
   done(): void {
     if (this.#finished) return;
     this.#finished = true;
-    this.#report();
+    if (this.#tty || this.#reported !== this.#done) this.#report();
     if (this.#tty) this.#stream.write('\n');
   }
 
@@ -94,6 +96,7 @@ export class Progress {
     }
     const line: { phase: string; done: number; total: number; file?: string } = { phase: this.#phase, done: this.#done, total: this.#total };
     if (this.#file !== undefined) line.file = this.#file;
+    this.#reported = this.#done;
     this.#stream.write(`${JSON.stringify(line)}\n`);
   }
 

@@ -23,7 +23,7 @@ function fakeClock(): { now: number; clock: () => number } {
 }
 
 describe('progress', () => {
-  it('writes JSON lines at most once per interval, plus a final one', () => {
+  it('writes JSON lines at most once per interval, plus a final one unless the last line said it all', () => {
     const stream = fakeStream(false);
     const time = fakeClock();
     const p = new Progress({ phase: 'import', total: 1000, stream, clock: time.clock });
@@ -43,8 +43,19 @@ describe('progress', () => {
     assert.deepEqual(lines, [
       { phase: 'import', done: 100, total: 1000, file: 'blobs/sha256/a' },
       { phase: 'import', done: 400, total: 1000, file: 'blobs/sha256/c' },
-      { phase: 'import', done: 400, total: 1000, file: 'blobs/sha256/c' },
     ]);
+    const more = fakeStream(false);
+    const q = new Progress({ phase: 'import', total: 1000, stream: more, clock: time.clock });
+    q.advance(100);
+    q.advance(100);
+    q.done();
+    assert.deepEqual(
+      more.writes.map((w) => JSON.parse(w) as unknown),
+      [
+        { phase: 'import', done: 100, total: 1000 },
+        { phase: 'import', done: 200, total: 1000 },
+      ],
+    );
   });
 
   it('writes messages as JSON lines off a terminal', () => {
