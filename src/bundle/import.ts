@@ -16,6 +16,7 @@ import { checkDigest, readBundle, type ReadBundle } from './read-bundle.js';
 import type { ProgressStream } from './progress.js';
 import type { BundlePublicKey } from './signing.js';
 import { StagedContent } from './staged-content.js';
+import { refuseTrustRollback } from './trust-rollback.js';
 import { OverlayTrustState } from './trust-state-views.js';
 
 export interface BundleCheckOptions {
@@ -111,18 +112,24 @@ export async function importBundle(o: ImportOptions): Promise<BundleCheckResult>
       }
     }
     const committed = await store.state();
+    if (committed.bundles.includes(read.digest)) {
+      // Its content is in the index already; merging it again would put back whatever newer
+      // bundles have replaced since (tags, Notary trust data).
+      o.logger.info({ bundle: read.digest, images: manifest.images.length }, 'bundle already imported: nothing changed');
+      return { digest: read.digest, keyId: read.keyId, manifest, alreadyImported: true };
+    }
     if (manifest.base !== undefined && !committed.bundles.includes(manifest.base)) {
       throw new BundleError(
         `this bundle is incremental on bundle ${manifest.base}, which is not imported here: import that bundle first; nothing was imported`,
       );
     }
     await requirePresent(manifest, store);
+    await refuseTrustRollback(committed, manifest, store);
     const staged = new StagedContent({ state: mergeState(committed, stateOf(manifest)), base: store });
     await decide(o.config, read, staged, new OverlayTrustState(o.trustState ?? siteTrustState(o.config)), o);
-    const alreadyImported = committed.bundles.includes(read.digest);
     await store.commit(mergeState(committed, { ...stateOf(manifest), bundles: [read.digest] }));
-    o.logger.info({ bundle: read.digest, images: manifest.images.length, alreadyImported }, 'bundle imported');
-    return { digest: read.digest, keyId: read.keyId, manifest, alreadyImported };
+    o.logger.info({ bundle: read.digest, images: manifest.images.length }, 'bundle imported');
+    return { digest: read.digest, keyId: read.keyId, manifest, alreadyImported: false };
   } finally {
     await lock.release();
   }

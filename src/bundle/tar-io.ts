@@ -259,9 +259,12 @@ export async function* readBundleTar(path: string, options: ReadBundleTarOptions
   };
   const stages = zstd ? pipeline(raw, counter, zlib.createZstdDecompress(), feed, { signal }) : pipeline(raw, counter, feed, { signal });
   // Settles with the error (or undefined); a failure stops the parser, which then rejects the iteration.
+  /** The pipeline's own failure (a damaged zstd frame, a read error): what an entry's stream reports instead of its own "destroyed". */
+  let pipeFailure: unknown;
   const piped: Promise<unknown> = stages.then(
     () => undefined,
     (err: unknown) => {
+      pipeFailure = err;
       extract.destroy(toError(err));
       return err;
     },
@@ -297,7 +300,10 @@ export async function* readBundleTar(path: string, options: ReadBundleTarOptions
       if (header.type !== 'file') {
         throw new BundleError(`the bundle holds "${printable(name)}", a ${header.type} entry where only regular files belong: it was not written by signet`);
       }
-      const stream = Readable.from(entryBytes(entry, path, signal), { objectMode: false });
+      const stream = Readable.from(
+        entryBytes(entry, path, signal, () => pipeFailure),
+        { objectMode: false },
+      );
       previous = stream;
       yield { name, size, stream };
     }
@@ -315,11 +321,11 @@ export async function* readBundleTar(path: string, options: ReadBundleTarOptions
 }
 
 /** An entry's bytes, its failures told as the iteration tells them (a cut archive fails the entry being read). */
-async function* entryBytes(entry: AsyncIterable<unknown>, path: string, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+async function* entryBytes(entry: AsyncIterable<unknown>, path: string, signal: AbortSignal | undefined, pipeFailure: () => unknown): AsyncGenerator<Buffer> {
   try {
     for await (const chunk of entry) yield chunk as Buffer;
   } catch (err) {
-    throw readError(err, path, signal);
+    throw readError(pipeFailure() ?? err, path, signal);
   }
 }
 

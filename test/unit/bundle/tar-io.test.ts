@@ -227,6 +227,20 @@ describe('bundle tar', () => {
       }
     });
 
+    it("a damaged zstd bundle, with the decompressor's reason", async () => {
+      const path = file();
+      await write(path, true, [
+        ['a', generatedBytes(300_000)],
+        ['b', generatedBytes(300_000)],
+      ]);
+      const damaged = await readFile(path);
+      const at = Math.floor(damaged.length / 3);
+      damaged[at] = (damaged[at] ?? 0) ^ 0xff;
+      const damagedPath = file();
+      await writeFile(damagedPath, damaged);
+      await refused(damagedPath, /zstd compression is damaged \(.*ZSTD_error/);
+    });
+
     it('a file that is not a tar', async () => {
       const path = file();
       await writeFile(path, Buffer.alloc(2048, 0x41));
