@@ -15,18 +15,6 @@ import type { ImageRequest } from '../bundle/collect.js';
 /** 0 done, 1 refused (a denial, a bundle that does not verify, bad input), 2 could not run. */
 export const BUNDLE_EXIT = { ok: 0, refused: 1, error: 2 } as const;
 
-export const BUNDLE_USAGE = `  bundle keygen --output PREFIX      write an Ed25519 bundle key pair: PREFIX.key (private, 0600) and PREFIX.pub
-  bundle export --key PRIVATE --output BUNDLE [--config FILE] [--images LIST] [--platform OS/ARCH]...
-                [--since OLD-BUNDLE] [--zstd] [IMAGE...]
-                                      decide IMAGE(s) with the policy and write the admitted ones, their
-                                      signatures and trust data to a signed bundle (an OCI layout in a tar)
-  bundle verify BUNDLE [--key PUBLIC]... [--config FILE]
-                                      check the bundle's signature and every file; with --config also
-                                      re-decide every image with that config's policy (nothing is written)
-  bundle import BUNDLE [--key PUBLIC]... [--config FILE]
-                                      verify, re-decide with this site's policy and import all or nothing,
-                                      for the upstreams marked offline: true`;
-
 interface Io {
   out: (text: string) => void;
   err: (text: string) => void;

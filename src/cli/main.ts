@@ -5,10 +5,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../config/load.js';
 import { errorMessage } from '../errors.js';
-import { Signet } from '../server/signet.js';
-import { createSigstoreVerifier } from '../trust/cosign/sigstore-verifier.js';
-import { EXIT, checkImage, inspectTrust, type Output } from './trust-commands.js';
-import { BUNDLE_USAGE, bundleCommand } from './bundle-commands.js';
+import { EXIT } from './exit-codes.js';
+import type { Output } from './trust-commands.js';
 
 const USAGE = `Usage: signet <command> [options]
 
@@ -21,7 +19,17 @@ Commands:
   trust inspect IMAGE [--config FILE] [--json]
                                       Notary: signed tags, digests, signers, keys and expiries of IMAGE's
                                       repository; cosign: every signature of IMAGE's digest and whether it counts
-${BUNDLE_USAGE}
+  bundle keygen --output PREFIX      write an Ed25519 bundle key pair: PREFIX.key (private, 0600) and PREFIX.pub
+  bundle export --key PRIVATE --output BUNDLE [--config FILE] [--images LIST] [--platform OS/ARCH]...
+                [--since OLD-BUNDLE] [--zstd] [IMAGE...]
+                                      decide IMAGE(s) with the policy and write the admitted ones, their
+                                      signatures and trust data to a signed bundle (an OCI layout in a tar)
+  bundle verify BUNDLE [--key PUBLIC]... [--config FILE]
+                                      check the bundle's signature and every file; with --config also
+                                      re-decide every image with that config's policy (nothing is written)
+  bundle import BUNDLE [--key PUBLIC]... [--config FILE]
+                                      verify, re-decide with this site's policy and import all or nothing,
+                                      for the upstreams marked offline: true
 
 Options:
   -c, --config FILE                   config file (default: the embedded config/default.yaml)
@@ -44,7 +52,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'check':
       return trustCommand(rest, 'check');
     case 'bundle':
-      return bundleCommand(rest);
+      // Each command loads only its own modules: a bundle command's memory is the bundle's, not the server's.
+      return (await import('./bundle-commands.js')).bundleCommand(rest);
     case 'trust':
       if (rest[0] === 'inspect') return trustCommand(rest.slice(1), 'inspect');
       process.stderr.write(`signet: unknown trust command "${rest[0] ?? ''}": use "signet trust inspect IMAGE"\n`);
@@ -67,6 +76,7 @@ async function serve(args: string[]): Promise<number> {
   }
   const logger = pino({ level: config.log.level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
   logger.info({ node: process.version }, 'signet starting');
+  const { Signet } = await import('../server/signet.js');
   const signet = new Signet({ config, logger });
   try {
     await signet.start();
@@ -110,6 +120,7 @@ async function trustCommand(args: string[], which: 'check' | 'inspect'): Promise
     return EXIT.error;
   }
   const json = parsed.values.json ?? false;
+  const { checkImage, inspectTrust } = await import('./trust-commands.js');
   return which === 'check' ? checkImage(config, image, json, IO) : inspectTrust(config, image, json, IO);
 }
 
@@ -123,6 +134,7 @@ async function verifyConfig(args: string[]): Promise<number> {
   try {
     const config = await loadConfigFile(path);
     // Keys and trusted roots must also be usable as trust material, as `serve` will need them.
+    const { createSigstoreVerifier } = await import('../trust/cosign/sigstore-verifier.js');
     const cosign = createSigstoreVerifier();
     for (const rule of config.policy.rules) for (const entry of rule.require.entries) if (entry.format === 'cosign') cosign.prepare(entry.requirement);
     process.stdout.write(`${path}: valid (${config.upstreams.size} upstream(s), default ${config.defaultUpstream ?? 'none'})\n`);

@@ -16,9 +16,7 @@ import { Router } from '../proxy/router.js';
 import type { CosignTrustSource } from '../trust/cosign/cosign-source.js';
 import type { NotaryTrustSource } from '../trust/notary/notary-source.js';
 import { parseImageRef, type ImageRef } from '../registry/image-ref.js';
-
-/** Exit codes of `signet check`, for CI pipelines. */
-export const EXIT = { allowed: 0, denied: 1, error: 2 } as const;
+import { EXIT } from './exit-codes.js';
 
 export interface Output {
   out: (text: string) => void;
