@@ -3,7 +3,7 @@ import { MiB } from './stats.js';
 
 /** Command-line parameters of `npm run bench` and what --quick changes. */
 
-export const PHASES = ['blob', 'tag', 'herd', 'docker', 'fanout'] as const;
+export const PHASES = ['blob', 'tag', 'herd', 'docker', 'fanout', 'bundle'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface Params {
@@ -17,6 +17,8 @@ export interface Params {
   herdClients: number;
   fanoutClients: number;
   bigImage: { layers: number; totalBytes: number; filesPerLayer: number };
+  /** The image `signet bundle export` and `import` carry: layers of incompressible bytes. */
+  bundleImage: { layers: number; totalBytes: number };
   phases: Phase[];
   cpuProf: boolean;
   /** Only re-render docs/BENCHMARKS.md from bench/results/latest.json. */
@@ -37,7 +39,7 @@ export function parseParams(argv: string[]): Params {
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench [-- --quick] [--cpu-prof] [--only=blob,tag,herd,docker,fanout] [--reps=N] [--report-only]');
+    console.log('usage: npm run bench [-- --quick] [--cpu-prof] [--only=blob,tag,herd,docker,fanout,bundle] [--reps=N] [--report-only]');
     process.exit(0);
   }
   const quick = values.quick;
@@ -64,6 +66,7 @@ export function parseParams(argv: string[]): Params {
     herdClients: 20,
     fanoutClients: 20,
     bigImage: { layers: 5, totalBytes: (quick ? 40 : 200) * MiB, filesPerLayer: 4 },
+    bundleImage: { layers: 4, totalBytes: (quick ? 256 : 2048) * MiB },
     phases,
     cpuProf: values['cpu-prof'],
     reportOnly: values['report-only'],

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--cpu-prof] [--only=blob,tag,herd,docker,fanout] [--reps=N] [--report-only]`
+ * `npm run bench [-- --quick] [--cpu-prof] [--only=blob,tag,herd,docker,fanout,bundle] [--reps=N] [--report-only]`
  *
  * Signet (compiled, enforcing Docker Content Trust against a real notary-server) next to CNCF
  * distribution's pull-through proxy, both in front of one distribution upstream, on this
@@ -18,6 +18,7 @@ import { run, runOk } from '../test/harness/process.js';
 import { startRegistry } from '../test/harness/registry.js';
 import { REPO_ROOT } from '../test/harness/signet.js';
 import { makeTempDir, removeDir } from '../test/harness/tmp.js';
+import { addBundleResults, bundleMarkdown, phaseBundle, type BundleSample } from './bundle.js';
 import { pushBlobImage, pushLayeredImage, signImage } from './fixtures.js';
 import { own, progress, stopAll } from './lifecycle.js';
 import { parseParams, type Params, type Phase } from './params.js';
@@ -170,6 +171,7 @@ async function main(): Promise<void> {
   const machine = await machineInfo();
   const versions = await packageVersions();
   const samples: Samples = { blob: [], tag: [], tag_warmup: [], herd: [], docker: [], fanout: [] };
+  const bundleSamples: BundleSample[] = [];
   const phaseSeconds: Record<string, number> = {};
   let cpuProfiles: BenchResults['cpu_profiles'];
   try {
@@ -184,6 +186,10 @@ async function main(): Promise<void> {
       fanout: {
         title: `6. fan-out: ${params.fanoutClients} clients stream the ${params.blobBytes / MiB} MiB blob from a cold proxy`,
         run: () => phaseFanout(env, samples),
+      },
+      bundle: {
+        title: `7. bundle: signet bundle export and import of a ${params.bundleImage.totalBytes / MiB} MiB image (${params.bundleImage.layers} layers)`,
+        run: () => phaseBundle(env, bundleSamples),
       },
     };
     for (const phase of params.phases) {
@@ -205,6 +211,14 @@ async function main(): Promise<void> {
     await stopAll();
   }
   const results = buildResults(params, samples, { startedAt, machine, versions, phaseSeconds, cpuProfiles });
+  addBundleResults(results, params, bundleSamples);
+  if (params.phases.every((p) => p === 'bundle')) {
+    // Alone, the bundle phase keeps to its own file: latest.json and docs/BENCHMARKS.md keep the other phases' results.
+    await writeFile(join(resultsDir, 'bundle.json'), `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nbundle rows for docs/BENCHMARKS.md:\n\n${bundleMarkdown(results)}\n`);
+    progress(`done in ${results.durationSeconds} s: bench/results/bundle.json (latest.json and docs/BENCHMARKS.md unchanged)`);
+    return;
+  }
   await writeFile(join(resultsDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
   await writeBenchmarksPage(results);
   printSummary(results);
