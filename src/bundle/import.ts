@@ -89,6 +89,8 @@ export async function importBundle(o: ImportOptions): Promise<BundleCheckResult>
   const store = new DiskImportedStore({ root: o.config.bundles.path, logger: o.logger, ...(o.clock ? { clock: o.clock } : {}) });
   await store.init();
   const lock = await store.lock();
+  /** Files this import added to the store: removed again if it is refused (a killed import leaves them for its re-run). */
+  const stored: string[] = [];
   try {
     const offline = offlineNames(o.config);
     const read = await readBundle({
@@ -100,7 +102,7 @@ export async function importBundle(o: ImportOptions): Promise<BundleCheckResult>
       accept: async (file, stream) => {
         // oci-layout and index.json serve other tools reading the bundle; the store keeps blobs.
         if (!file.path.startsWith('blobs/')) return checkDigest(file, stream);
-        await store.put({ digest: file.digest, size: file.size, name: file.path }, stream);
+        if ((await store.put({ digest: file.digest, size: file.size, name: file.path }, stream)) === 'stored') stored.push(file.digest);
       },
     });
     const manifest = read.manifest;
@@ -116,6 +118,7 @@ export async function importBundle(o: ImportOptions): Promise<BundleCheckResult>
       // Its content is in the index already; merging it again would put back whatever newer
       // bundles have replaced since (tags, Notary trust data).
       o.logger.info({ bundle: read.digest, images: manifest.images.length }, 'bundle already imported: nothing changed');
+      stored.length = 0;
       return { digest: read.digest, keyId: read.keyId, manifest, alreadyImported: true };
     }
     if (manifest.base !== undefined && !committed.bundles.includes(manifest.base)) {
@@ -129,8 +132,10 @@ export async function importBundle(o: ImportOptions): Promise<BundleCheckResult>
     await decide(o.config, read, staged, new OverlayTrustState(o.trustState ?? siteTrustState(o.config)), o);
     await store.commit(mergeState(committed, { ...stateOf(manifest), bundles: [read.digest] }));
     o.logger.info({ bundle: read.digest, images: manifest.images.length }, 'bundle imported');
+    stored.length = 0;
     return { digest: read.digest, keyId: read.keyId, manifest, alreadyImported: false };
   } finally {
+    await store.discard(stored).catch((err: unknown) => o.logger.warn({ err: errorMessage(err) }, 'files of the refused import could not be removed'));
     await lock.release();
   }
 }

@@ -57,7 +57,8 @@ interface CachedState {
  *
  * - `blobs/sha256/<hex>`: every imported file under its digest. A file enters only by renaming a
  *   temporary file whose bytes were hashed to that digest (`put`), so a digest's file always
- *   holds exactly those bytes; files are never rewritten or removed.
+ *   holds exactly those bytes; files are never rewritten, and removed only by `discard` (the
+ *   files a refused import stored, which no index names).
  * - `state.json`: the index (`ImportedState`), replaced as a whole by one rename (`commit`), so
  *   a reader sees one import entirely or not at all, and a kill at any moment leaves the old or
  *   the new index.
@@ -173,6 +174,18 @@ export class DiskImportedStore implements ImportedContent {
   }
 
   // ---- write side (the import) ----
+
+  /**
+   * Removes files that no index names: the ones a refused import stored (`put` said 'stored').
+   * Only the import holding the lock calls it, so no other import can have come to rely on them,
+   * and a serving Signet reads only files its index names.
+   */
+  async discard(digests: Iterable<string>): Promise<void> {
+    for (const digest of digests)
+      await unlink(this.#blobPath(digest)).catch((err: unknown) =>
+        isNotFound(err) ? undefined : Promise.reject(storageError(`cannot remove ${digest}`, err)),
+      );
+  }
 
   async has(digest: string): Promise<boolean> {
     return (await this.stat(digest)) !== undefined;

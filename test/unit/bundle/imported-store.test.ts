@@ -192,6 +192,18 @@ describe('DiskImportedStore: put and the read port', () => {
     assert.deepEqual(await readFile(join(root, 'blobs', 'sha256', digest.slice(7))), data);
   });
 
+  it('discards the files a refused import stored; an absent one is no error', async () => {
+    const root = await tempRoot();
+    const store = new DiskImportedStore({ root, logger });
+    const data = Buffer.from('a layer of a refused bundle');
+    const digest = sha256(data);
+    assert.equal(await store.put({ digest, size: data.length }, source(data)), 'stored');
+    await store.discard([digest, sha256('never stored')]);
+    assert.equal(await store.stat(digest), undefined);
+    assert.equal(await store.has(digest), false);
+    await assert.rejects(store.discard(['sha256:nothex']), errorWithCode('DIGEST_INVALID'));
+  });
+
   it('cleans up and passes on a source that fails half way', async () => {
     const root = await tempRoot();
     const store = new DiskImportedStore({ root, logger });
