@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import { SignetError, errorMessage } from '../errors.js';
+import type { AuditLog } from '../policy/audit-log.js';
 import { MEDIA_TYPES } from '../registry/media-types.js';
 import { UpstreamClient, type Upstream } from '../registry/upstream-client.js';
 import {
@@ -35,6 +36,8 @@ export interface ExportOptions {
   since?: string | undefined;
   logger: Logger;
   progress?: ProgressStream | undefined;
+  /** Where the decisions are audited besides the bundle (the site's audit log). */
+  audit?: AuditLog | undefined;
   /** Injected for tests: the upstreams to export from (default: a client per configured upstream). */
   upstreams?: ReadonlyMap<string, Upstream> | undefined;
   clock?: () => number;
@@ -72,7 +75,7 @@ export async function exportBundle(o: ExportOptions): Promise<ExportResult> {
   const ownUpstreams = o.upstreams ? undefined : liveUpstreams(o.config, o.logger);
   const upstreams = o.upstreams ?? ownUpstreams ?? new Map<string, Upstream>();
   const recording = new RecordingTrustState();
-  const tools = decisionTools({ config: o.config, upstreams, trustState: recording, logger: o.logger, clock });
+  const tools = decisionTools({ config: o.config, upstreams, trustState: recording, logger: o.logger, clock, ...(o.audit ? { audit: o.audit } : {}) });
   try {
     const collected = [];
     const seen = new Set<string>();

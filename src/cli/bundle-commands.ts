@@ -99,15 +99,13 @@ async function exportCommand(args: string[], io: Io): Promise<number> {
   if (values.images) images.push(...(await readImageList(config, values.images, platforms)));
   for (const text of positionals) images.push(parseImageArgument(config, text, platforms));
   if (images.length === 0) throw new SignetError('CONFIG_INVALID', 'name the images to export (IMAGE... or --images LIST)');
-  const result = await exportBundle({
-    config,
-    key,
-    output: values.output,
-    images,
-    zstd: values.zstd,
-    since: values.since,
-    logger: cliLogger(config),
-  });
+  const audit = fileAudit(config);
+  let result;
+  try {
+    result = await exportBundle({ config, key, output: values.output, images, zstd: values.zstd, since: values.since, audit, logger: cliLogger(config) });
+  } finally {
+    await audit?.flush();
+  }
   for (const image of result.images) io.out(`${image.ref} ${image.digest} (${image.verdict.rule}: ${image.verdict.reason})\n`);
   io.out(
     `wrote ${result.path}: ${result.images.length} image(s), ${result.files} files, ${formatBytes(result.bytes)}${
@@ -146,11 +144,7 @@ async function importCommand(args: string[], io: Io): Promise<number> {
   const path = onePath(positionals, 'import');
   const config = await loadConfigFile(values.config ?? DEFAULT_CONFIG_PATH);
   const keys = await pinnedKeys(config, values.key ?? []);
-  // Decisions go to the site's audit file; an audit log on stdout belongs to the server, not to this command.
-  const audit =
-    config.policy.auditLog !== '-'
-      ? new JsonAuditLog(config.policy.auditLog, { maxBytes: config.policy.auditLogMaxBytes, files: config.policy.auditLogFiles, repeatSeconds: 0 })
-      : undefined;
+  const audit = fileAudit(config);
   try {
     const result = await importBundle({ path, keys, config, audit, logger: cliLogger(config) });
     report(result, io, result.alreadyImported ? 'already imported: nothing changed' : `imported into ${config.bundles.path}`);
@@ -158,6 +152,12 @@ async function importCommand(args: string[], io: Io): Promise<number> {
     await audit?.flush();
   }
   return BUNDLE_EXIT.ok;
+}
+
+/** The site's audit file for the command's decisions; an audit log on stdout belongs to the server, not to this command. */
+function fileAudit(config: Config): JsonAuditLog | undefined {
+  if (config.policy.auditLog === '-') return undefined;
+  return new JsonAuditLog(config.policy.auditLog, { maxBytes: config.policy.auditLogMaxBytes, files: config.policy.auditLogFiles, repeatSeconds: 0 });
 }
 
 function report(result: BundleCheckResult, io: Io, what: string): void {
