@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { stringify } from 'yaml';
-import { bundleKeys, importedState, signetCli, signetCliOk, writeIsolatedConfig } from '../../harness/air-gap.js';
+import { importedState, signetCli, signetCliOk, startConnectedSite, type ConnectedSite, type IsolatedSite, type SiteTrust } from '../../harness/air-gap.js';
 import { stopAll } from '../../harness/cleanup.js';
 import { startContainerd } from '../../harness/containerd.js';
-import { cosignKeyPair, signBundleWithKey, startMockSigstore, writeTrustedRoot, type MockSigstore } from '../../harness/cosign.js';
 import { startDockerd } from '../../harness/dockerd.js';
-import { allBlobs, MEDIA_TYPES, pushImage, readLayout, TWO_PLATFORMS, type PushedImage } from '../../harness/images.js';
-import { createNotaryCli, type NotaryCli } from '../../harness/notary-cli.js';
-import { startNotaryServer, type NotaryServer } from '../../harness/notary-server.js';
-import { freePort } from '../../harness/ports.js';
-import { startRegistry, type Registry } from '../../harness/registry.js';
-import { startSignet, type Signet } from '../../harness/signet.js';
+import { allBlobs, MEDIA_TYPES, readLayout, TWO_PLATFORMS, type PushedImage } from '../../harness/images.js';
+import type { Signet } from '../../harness/signet.js';
 import { skopeoCopy, skopeoInspectRaw, skopeoPull } from '../../harness/skopeo.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
 
@@ -31,96 +23,42 @@ function escapeRegExp(text: string): string {
 }
 
 describe('an air-gapped bundle pulled by skopeo, containerd and dockerd', () => {
-  let registry: Registry;
-  let notary: NotaryServer;
-  let cli: NotaryCli;
-  let sigstore: MockSigstore;
-  let dir: string;
-  let keys: { privatePath: string; publicPath: string };
-  let cosignKeyPath: string;
-  let rootPath: string;
-  let connectedConfig: string;
-  let isolatedConfig: string;
-  let isolatedData: string;
+  let connected: ConnectedSite;
+  let isolatedSite: IsolatedSite;
   let bundle: string;
   let signet: Signet | undefined;
   let dctapp: PushedImage;
   let cosignapp: PushedImage;
-  let dctonly: PushedImage;
 
-  const cosignRequirement = (): Record<string, unknown> => ({ cosign: { keys: [cosignKeyPath], trustedRoot: rootPath } });
-  const either = (): Record<string, unknown> => ({ anyOf: [{ notary: { roots: { tofu: true } } }, cosignRequirement()] });
   // The connected site takes either signature for every library image; the isolated site does
   // too, except for library/dctonly, which it admits only with a cosign signature (the most
   // specific rule wins), and that image has none.
-  const connectedPolicy = (): Record<string, unknown> => ({
-    policy: { default: 'enforce', rules: [{ match: 'docker.io/library/**', require: either() }] },
+  const connectedPolicy = (trust: SiteTrust): Record<string, unknown> => ({
+    policy: { default: 'enforce', rules: [{ match: 'docker.io/library/**', require: trust.notaryOrCosignRequirement() }] },
   });
-  const isolatedPolicy = (): Record<string, unknown> => ({
+  const isolatedPolicy = (trust: SiteTrust): Record<string, unknown> => ({
     policy: {
       default: 'enforce',
       rules: [
-        { match: 'docker.io/library/**', require: either() },
-        { match: 'docker.io/library/dctonly', require: cosignRequirement() },
+        { match: 'docker.io/library/**', require: trust.notaryOrCosignRequirement() },
+        { match: 'docker.io/library/dctonly', require: trust.cosignRequirement() },
       ],
     },
   });
 
-  const exportBundle = async (output: string, images: readonly string[]): Promise<void> => {
-    await signetCliOk(['bundle', 'export', '--config', connectedConfig, '--key', keys.privatePath, '--output', output, ...images]);
-  };
-
   before(async () => {
-    dir = await makeTempDir('air-gap-e2e');
-    [registry, notary, sigstore] = await Promise.all([startRegistry(), startNotaryServer({ tls: false }), startMockSigstore()]);
-    cli = await createNotaryCli({ server: notary });
-    const key = cosignKeyPair('ecdsa-p256');
-    cosignKeyPath = await key.writePublicKey(dir);
-    rootPath = await writeTrustedRoot(sigstore, dir);
+    connected = await startConnectedSite({ name: 'air-gap-e2e', policy: connectedPolicy });
+    dctapp = await connected.pushSigned('notary', 'library/dctapp', '1.0', { platforms: TWO_PLATFORMS, files: { 'a.txt': 'dctapp\n' } });
+    cosignapp = await connected.pushSigned('cosign', 'library/cosignapp', '1.0', { files: { 'a.txt': 'cosignapp\n' } });
+    await connected.pushSigned('notary', 'library/dctonly', '1.0', { files: { 'a.txt': 'dctonly\n' } });
+    bundle = (await connected.exportBundle('site.tar', ['docker.io/library/dctapp:1.0', 'docker.io/library/cosignapp:1.0'])).path;
 
-    dctapp = await pushImage(registry, 'library/dctapp', '1.0', { platforms: TWO_PLATFORMS, files: { 'a.txt': 'dctapp\n' } });
-    cosignapp = await pushImage(registry, 'library/cosignapp', '1.0', { files: { 'a.txt': 'cosignapp\n' } });
-    dctonly = await pushImage(registry, 'library/dctonly', '1.0', { files: { 'a.txt': 'dctonly\n' } });
-    for (const image of [dctapp, dctonly]) {
-      const gun = `docker.io/${image.repo}`;
-      await cli.init(gun);
-      await cli.addHash(gun, '1.0', image.size, image.digest.slice('sha256:'.length));
-    }
-    await signBundleWithKey(registry, 'library/cosignapp', cosignapp, key, { tlog: sigstore.rekor });
-
-    keys = await bundleKeys(dir, 'site');
-    connectedConfig = join(dir, 'connected.yaml');
-    await writeFile(
-      connectedConfig,
-      stringify({
-        listen: { host: '127.0.0.1', port: await freePort() },
-        storage: { path: join(dir, 'connected-data') },
-        defaultUpstream: 'docker.io',
-        upstreams: { 'docker.io': { url: registry.url, trust: { notary: { url: notary.url } } } },
-        ...connectedPolicy(),
-      }),
-    );
-    bundle = join(dir, 'site.tar');
-    await exportBundle(bundle, ['docker.io/library/dctapp:1.0', 'docker.io/library/cosignapp:1.0']);
-
-    isolatedData = join(dir, 'isolated-data');
-    isolatedConfig = await writeIsolatedConfig(join(dir, 'isolated.yaml'), {
-      upstream: 'docker.io',
-      dataDir: isolatedData,
-      keys: [keys.publicPath],
-      extra: isolatedPolicy(),
-    });
-    await signetCliOk(['bundle', 'import', bundle, '--config', isolatedConfig]);
-    signet = await startSignet({
-      upstreams: { 'docker.io': { url: `http://127.0.0.1:${await freePort()}` } },
-      defaultUpstream: 'docker.io',
-      dataDir: isolatedData,
-      extra: { upstreams: { 'docker.io': { offline: true } }, bundles: { keys: [keys.publicPath] }, ...isolatedPolicy() },
-    });
+    isolatedSite = await connected.isolatedSite(isolatedPolicy(connected));
+    await signetCliOk(['bundle', 'import', bundle, '--config', isolatedSite.config]);
+    signet = await isolatedSite.serve();
   });
   after(async () => {
-    await stopAll(signet, cli, registry, notary, sigstore);
-    await removeDir(dir);
+    await stopAll(signet, connected);
   });
 
   const isolated = (): Signet => {
@@ -191,17 +129,15 @@ describe('an air-gapped bundle pulled by skopeo, containerd and dockerd', () => 
   });
 
   test('an image the isolated policy does not admit: the import is refused and a pull of it fails', async () => {
-    const refusedBundle = join(dir, 'with-dctonly.tar');
     // The connected site admits it (Notary-signed): the export succeeds.
-    await exportBundle(refusedBundle, ['docker.io/library/cosignapp:1.0', 'docker.io/library/dctonly:1.0']);
-    const store = join(isolatedData, 'imports');
-    const before = await importedState(store);
+    const refused = await connected.exportBundle('with-dctonly.tar', ['docker.io/library/cosignapp:1.0', 'docker.io/library/dctonly:1.0']);
+    const before = await importedState(isolatedSite.store);
     assert.notEqual(before, undefined, 'the first bundle is imported');
 
-    const result = await signetCli(['bundle', 'import', refusedBundle, '--config', isolatedConfig]);
+    const result = await signetCli(['bundle', 'import', refused.path, '--config', isolatedSite.config]);
     assert.equal(result.code, 1, `${result.stdout}\n${result.stderr}`);
     assert.match(result.stderr, /docker\.io\/library\/dctonly:1\.0 is refused by this site's policy: .*has no cosign signature.*nothing was imported/);
-    assert.deepEqual(await importedState(store), before);
+    assert.deepEqual(await importedState(isolatedSite.store), before);
 
     // Never imported, so the offline upstream has nothing to serve for it.
     await assert.rejects(skopeoPull(`docker://${isolated().host}/library/dctonly:1.0`), (err: unknown) => {

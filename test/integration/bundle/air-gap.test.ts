@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { stringify } from 'yaml';
-import { bundleKeys, importedState, signetCli, signetCliOk, writeIsolatedConfig } from '../../harness/air-gap.js';
+import { importedState, signetCli, signetCliOk, startConnectedSite, type ConnectedSite, type SiteTrust } from '../../harness/air-gap.js';
 import { stopAll } from '../../harness/cleanup.js';
-import { cosignKeyPair, signBundleWithKey, startMockSigstore, writeTrustedRoot, type MockSigstore } from '../../harness/cosign.js';
 import { MANIFEST_ACCEPT, allBlobs, pushImage, TWO_PLATFORMS, type PushedImage } from '../../harness/images.js';
-import { createNotaryCli, type NotaryCli } from '../../harness/notary-cli.js';
-import { startNotaryServer, type NotaryServer } from '../../harness/notary-server.js';
-import { freePort } from '../../harness/ports.js';
-import { startRegistry, type Registry } from '../../harness/registry.js';
-import { startSignet, type Signet } from '../../harness/signet.js';
+import type { Signet } from '../../harness/signet.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
 
 // An air-gapped site end to end at the API level: a connected Signet (real distribution, real
@@ -21,90 +15,49 @@ import { makeTempDir, removeDir } from '../../harness/tmp.js';
 // every image with its own policy, and serves it.
 
 describe('air-gapped bundles: export, import, serve', () => {
-  let registry: Registry;
-  let notary: NotaryServer;
-  let cli: NotaryCli;
-  let sigstore: MockSigstore;
-  let dir: string;
-  let connectedConfig: string;
-  let keys: { privatePath: string; publicPath: string };
-  let cosignKeyPath: string;
-  let rootPath: string;
+  let connected: ConnectedSite;
   let dct: PushedImage;
   let cosigned: PushedImage;
 
-  const policy = (): Record<string, unknown> => ({
-    policy: {
-      default: 'enforce',
-      rules: [
-        {
-          match: 'docker.io/team/**',
-          require: { anyOf: [{ notary: { roots: { tofu: true } } }, { cosign: { keys: [cosignKeyPath], trustedRoot: rootPath } }] },
-        },
-      ],
-    },
+  /** Both sites audit to this file: the bundle commands' decisions are audited as pulls are. */
+  let auditDir: string;
+  const auditLog = (): string => join(auditDir, 'audit.jsonl');
+  const policy = (trust: SiteTrust): Record<string, unknown> => ({
+    policy: { default: 'enforce', auditLog: auditLog(), rules: [{ match: 'docker.io/team/**', require: trust.notaryOrCosignRequirement() }] },
   });
+  const audited = async (): Promise<Array<Record<string, unknown>>> =>
+    (await readFile(auditLog(), 'utf8'))
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
 
   before(async () => {
-    dir = await makeTempDir('air-gap');
-    [registry, notary, sigstore] = await Promise.all([startRegistry(), startNotaryServer({ tls: false }), startMockSigstore()]);
-    cli = await createNotaryCli({ server: notary });
-    const key = cosignKeyPair('ecdsa-p256');
-    cosignKeyPath = await key.writePublicKey(dir);
-    rootPath = await writeTrustedRoot(sigstore, dir);
-    dct = await pushImage(registry, 'team/app', 'dct', { platforms: TWO_PLATFORMS, files: { 'a.txt': 'dct\n' } });
-    cosigned = await pushImage(registry, 'team/app', 'cosign', { files: { 'a.txt': 'cosign\n' } });
-    await pushImage(registry, 'team/app', 'none', { files: { 'a.txt': 'none\n' } });
-    await cli.init('docker.io/team/app');
-    await cli.addHash('docker.io/team/app', 'dct', dct.size, dct.digest.slice('sha256:'.length));
-    await signBundleWithKey(registry, 'team/app', cosigned, key, { tlog: sigstore.rekor });
-    keys = await bundleKeys(dir, 'site');
-    connectedConfig = join(dir, 'connected.yaml');
-    await writeFile(
-      connectedConfig,
-      stringify({
-        listen: { host: '127.0.0.1', port: await freePort() },
-        storage: { path: join(dir, 'connected-data') },
-        defaultUpstream: 'docker.io',
-        upstreams: { 'docker.io': { url: registry.url, trust: { notary: { url: notary.url } } } },
-        ...policy(),
-      }),
-    );
+    auditDir = await makeTempDir('air-gap-audit');
+    connected = await startConnectedSite({ name: 'air-gap', policy });
+    dct = await connected.pushSigned('notary', 'team/app', 'dct', { platforms: TWO_PLATFORMS, files: { 'a.txt': 'dct\n' } });
+    cosigned = await connected.pushSigned('cosign', 'team/app', 'cosign', { files: { 'a.txt': 'cosign\n' } });
+    await pushImage(connected.registry, 'team/app', 'none', { files: { 'a.txt': 'none\n' } });
   });
   after(async () => {
-    await stopAll(cli, registry, notary, sigstore);
-    await removeDir(dir);
+    await stopAll(connected);
+    await removeDir(auditDir);
   });
 
   test('export, import and serve: the isolated site pulls the admitted images with their digests', async () => {
-    const bundle = join(dir, 'b1.tar');
-    const exported = await signetCliOk([
-      'bundle',
-      'export',
-      '--config',
-      connectedConfig,
-      '--key',
-      keys.privatePath,
-      '--output',
-      bundle,
-      'docker.io/team/app:dct',
-      'docker.io/team/app:cosign',
-    ]);
+    const exported = await connected.exportBundle('b1.tar', ['docker.io/team/app:dct', 'docker.io/team/app:cosign']);
     assert.match(exported.stdout, /wrote .*b1\.tar: 2 image\(s\)/);
-    const data = join(dir, 'isolated-data');
-    const config = await writeIsolatedConfig(join(dir, 'isolated.yaml'), { upstream: 'docker.io', dataDir: data, keys: [keys.publicPath], extra: policy() });
-    const verified = await signetCliOk(['bundle', 'verify', bundle, '--config', config]);
+    const exportDecisions = (await audited()).filter((r) => r['kind'] === 'manifest' && r['reference'] === 'dct' && r['verdict'] === 'allowed');
+    assert.equal(exportDecisions.length, 1, 'the export decided docker.io/team/app:dct once, audited');
+    const isolated = await connected.isolatedSite();
+    const verified = await signetCliOk(['bundle', 'verify', exported.path, '--config', isolated.config]);
     assert.match(verified.stdout, /every image is admitted/);
-    const imported = await signetCliOk(['bundle', 'import', bundle, '--config', config]);
+    const imported = await signetCliOk(['bundle', 'import', exported.path, '--config', isolated.config]);
     assert.match(imported.stdout, /imported into/);
+    const decisions = (await audited()).filter((r) => r['kind'] === 'manifest' && r['reference'] === 'dct' && r['verdict'] === 'allowed');
+    assert.equal(decisions.length, 2, 'the import re-decided docker.io/team/app:dct, audited');
     let signet: Signet | undefined;
     try {
-      signet = await startSignet({
-        upstreams: { 'docker.io': { url: `http://127.0.0.1:${await freePort()}` } },
-        defaultUpstream: 'docker.io',
-        dataDir: data,
-        extra: { upstreams: { 'docker.io': { offline: true } }, bundles: { keys: [keys.publicPath] }, ...policy() },
-      });
+      signet = await isolated.serve();
       for (const [tag, image] of [
         ['dct', dct],
         ['cosign', cosigned],
@@ -133,6 +86,7 @@ describe('air-gapped bundles: export, import, serve', () => {
   });
 
   test('an image the policy denies stops the export with the reason and writes no bundle', async () => {
+    const { dir, connectedConfig, keys } = connected;
     const bundle = join(dir, 'denied.tar');
     const result = await signetCli(['bundle', 'export', '--config', connectedConfig, '--key', keys.privatePath, '--output', bundle, 'docker.io/team/app:none']);
     assert.equal(result.code, 1, result.stderr);
@@ -142,29 +96,13 @@ describe('air-gapped bundles: export, import, serve', () => {
   });
 
   test('an isolated policy that does not admit an image refuses the whole import', async () => {
-    const bundle = join(dir, 'b2.tar');
-    await signetCliOk([
-      'bundle',
-      'export',
-      '--config',
-      connectedConfig,
-      '--key',
-      keys.privatePath,
-      '--output',
-      bundle,
-      'docker.io/team/app:dct',
-      'docker.io/team/app:cosign',
-    ]);
-    const data = join(dir, 'strict-data');
-    const config = await writeIsolatedConfig(join(dir, 'strict.yaml'), {
-      upstream: 'docker.io',
-      dataDir: data,
-      keys: [keys.publicPath],
-      extra: { policy: { default: 'enforce', rules: [{ match: 'docker.io/team/**', require: { cosign: { keys: [cosignKeyPath], trustedRoot: rootPath } } }] } },
+    const { path } = await connected.exportBundle('b2.tar', ['docker.io/team/app:dct', 'docker.io/team/app:cosign']);
+    const strict = await connected.isolatedSite({
+      policy: { default: 'enforce', rules: [{ match: 'docker.io/team/**', require: connected.cosignRequirement() }] },
     });
-    const result = await signetCli(['bundle', 'import', bundle, '--config', config]);
+    const result = await signetCli(['bundle', 'import', path, '--config', strict.config]);
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, /docker\.io\/team\/app:dct is refused by this site's policy/);
-    assert.equal(await importedState(join(data, 'imports')), undefined);
+    assert.equal(await importedState(strict.store), undefined);
   });
 });

@@ -6,19 +6,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { parseBundleManifest, type BundleManifest } from '../../../src/bundle/bundle-manifest.js';
-import { bundleKeys, importedState, signetCli, signetCliOk, writeIsolatedConfig } from '../../harness/air-gap.js';
+import { importedState, signetCli, signetCliOk, startConnectedSite, type ConnectedSite, type SiteTrust } from '../../harness/air-gap.js';
 import { blobEntryName, readBundleEntries } from '../../harness/bundle-tar.js';
 import { stopAll } from '../../harness/cleanup.js';
-import { cosignKeyPair, signBundleWithKey, startMockSigstore, writeTrustedRoot, type MockSigstore } from '../../harness/cosign.js';
-import { MANIFEST_ACCEPT, allBlobs, pushBlob, pushImage, pushImageWithLayer, TWO_PLATFORMS, type PushedImage } from '../../harness/images.js';
-import { createNotaryCli, type NotaryCli } from '../../harness/notary-cli.js';
-import { startNotaryServer, type NotaryServer } from '../../harness/notary-server.js';
-import { freePort } from '../../harness/ports.js';
+import { MANIFEST_ACCEPT, allBlobs, pushBlob, pushImageWithLayer, TWO_PLATFORMS, type PushedImage } from '../../harness/images.js';
 import { startProcess } from '../../harness/process.js';
-import { startRegistry, type Registry } from '../../harness/registry.js';
-import { REPO_ROOT, startSignet, type Signet } from '../../harness/signet.js';
+import { REPO_ROOT, type Signet } from '../../harness/signet.js';
 import { deterministicStream, hashStream } from '../../harness/streams.js';
-import { makeTempDir, removeDir } from '../../harness/tmp.js';
 
 // What happens to a bundle over its life on the isolated side: imported twice, killed half way
 // and imported again, imported as an increment on an earlier bundle, compressed, imported after
@@ -31,70 +25,36 @@ const BIG_LAYER_BYTES = 64 * 1024 * 1024;
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 
 describe('bundle lifecycle on the isolated side', () => {
-  let registry: Registry;
-  let notary: NotaryServer;
-  let cli: NotaryCli;
-  let sigstore: MockSigstore;
-  let dir: string;
-  let connectedConfig: string;
-  let keys: { privatePath: string; publicPath: string };
-  let cosignKeyPath: string;
-  let rootPath: string;
+  let connected: ConnectedSite;
   let dct: PushedImage;
-  let cosigned: PushedImage;
   /** dct and cosign, exported once. */
   let good: string;
-  let made = 0;
 
-  const policy = (): Record<string, unknown> => ({
-    policy: {
-      default: 'enforce',
-      rules: [
-        {
-          match: 'docker.io/team/**',
-          require: { anyOf: [{ notary: { roots: { tofu: true } } }, { cosign: { keys: [cosignKeyPath], trustedRoot: rootPath } }] },
-        },
-      ],
-    },
+  const policy = (trust: SiteTrust): Record<string, unknown> => ({
+    policy: { default: 'enforce', rules: [{ match: 'docker.io/team/**', require: trust.notaryOrCosignRequirement() }] },
   });
 
-  /** An isolated site with an empty store; `extra` replaces the default policy when given. */
-  const isolatedSite = async (extra: Record<string, unknown> = policy()): Promise<{ config: string; data: string; store: string }> => {
-    const name = `site-${++made}`;
-    const data = join(dir, `${name}-data`);
-    const config = await writeIsolatedConfig(join(dir, `${name}.yaml`), { upstream: 'docker.io', dataDir: data, keys: [keys.publicPath], extra });
-    return { config, data, store: join(data, 'imports') };
-  };
-
-  const exportBundle = async (name: string, args: readonly string[]): Promise<{ path: string; stdout: string }> => {
-    const path = join(dir, name);
-    const result = await signetCliOk(['bundle', 'export', '--config', connectedConfig, '--key', keys.privatePath, '--output', path, ...args]);
-    return { path, stdout: result.stdout };
-  };
-
   /** A new image of team/app, signed with Notary under its tag. */
-  const pushSigned = async (tag: string, files: Record<string, string | Buffer>): Promise<PushedImage> => {
-    const image = await pushImage(registry, 'team/app', tag, { files });
-    await cli.addHash(GUN, tag, image.size, image.digest.slice('sha256:'.length));
-    return image;
+  const pushSigned = (tag: string, files: Record<string, string | Buffer>): Promise<PushedImage> => connected.pushSigned('notary', 'team/app', tag, { files });
+
+  /** Two bundles of `tag`: `older` exported before the tag moved to the image `moved`, `newer` after. */
+  const movedTag = async (tag: string): Promise<{ older: string; newer: string; moved: PushedImage }> => {
+    await pushSigned(tag, { 'v.txt': 'one\n' });
+    const older = await connected.exportBundle(`${tag}-older.tar`, [`docker.io/team/app:${tag}`]);
+    const moved = await pushSigned(tag, { 'v.txt': 'two\n' });
+    const newer = await connected.exportBundle(`${tag}-newer.tar`, [`docker.io/team/app:${tag}`]);
+    return { older: older.path, newer: newer.path, moved };
   };
+
+  /** The tags of team/app in an imported index (state.json). */
+  const importedTags = (state: Buffer): Record<string, string> | undefined =>
+    (JSON.parse(state.toString('utf8')) as { repositories: Record<string, { tags: Record<string, string> }> }).repositories[GUN]?.tags;
 
   const manifestOf = async (bundle: string): Promise<{ manifest: BundleManifest; digest: string }> => {
     const first = (await readBundleEntries(bundle))[0];
     assert.equal(first?.name, 'signet-bundle.json');
     return { manifest: parseBundleManifest(first.data), digest: `sha256:${createHash('sha256').update(first.data).digest('hex')}` };
   };
-
-  /** An isolated Signet serving the store of `data`. */
-  const serve = (data: string): Promise<Signet> =>
-    freePort().then((closed) =>
-      startSignet({
-        upstreams: { 'docker.io': { url: `http://127.0.0.1:${closed}` } },
-        defaultUpstream: 'docker.io',
-        dataDir: data,
-        extra: { upstreams: { 'docker.io': { offline: true } }, bundles: { keys: [keys.publicPath] }, ...policy() },
-      }),
-    );
 
   /** Pulls `image` by its tag from `signet` as a client would, each body hashing to its digest. */
   const assertServes = async (signet: Signet, image: PushedImage): Promise<void> => {
@@ -116,38 +76,17 @@ describe('bundle lifecycle on the isolated side', () => {
   };
 
   before(async () => {
-    dir = await makeTempDir('lifecycle');
-    [registry, notary, sigstore] = await Promise.all([startRegistry(), startNotaryServer({ tls: false }), startMockSigstore()]);
-    cli = await createNotaryCli({ server: notary });
-    const key = cosignKeyPair('ecdsa-p256');
-    cosignKeyPath = await key.writePublicKey(dir);
-    rootPath = await writeTrustedRoot(sigstore, dir);
-    dct = await pushImage(registry, 'team/app', 'dct', { platforms: TWO_PLATFORMS, files: { 'a.txt': 'dct\n' } });
-    cosigned = await pushImage(registry, 'team/app', 'cosign', { files: { 'a.txt': 'cosign\n' } });
-    await cli.init(GUN);
-    await cli.addHash(GUN, 'dct', dct.size, dct.digest.slice('sha256:'.length));
-    await signBundleWithKey(registry, 'team/app', cosigned, key, { tlog: sigstore.rekor });
-    keys = await bundleKeys(dir, 'site');
-    connectedConfig = join(dir, 'connected.yaml');
-    await writeFile(
-      connectedConfig,
-      stringify({
-        listen: { host: '127.0.0.1', port: await freePort() },
-        storage: { path: join(dir, 'connected-data') },
-        defaultUpstream: 'docker.io',
-        upstreams: { 'docker.io': { url: registry.url, trust: { notary: { url: notary.url } } } },
-        ...policy(),
-      }),
-    );
-    good = (await exportBundle('good.tar', ['docker.io/team/app:dct', 'docker.io/team/app:cosign'])).path;
+    connected = await startConnectedSite({ name: 'lifecycle', policy });
+    dct = await connected.pushSigned('notary', 'team/app', 'dct', { platforms: TWO_PLATFORMS, files: { 'a.txt': 'dct\n' } });
+    await connected.pushSigned('cosign', 'team/app', 'cosign', { files: { 'a.txt': 'cosign\n' } });
+    good = (await connected.exportBundle('good.tar', ['docker.io/team/app:dct', 'docker.io/team/app:cosign'])).path;
   });
   after(async () => {
-    await stopAll(cli, registry, notary, sigstore);
-    await removeDir(dir);
+    await stopAll(connected);
   });
 
   test('importing the same bundle again changes nothing and says so', async () => {
-    const site = await isolatedSite();
+    const site = await connected.isolatedSite();
     const first = await signetCliOk(['bundle', 'import', good, '--config', site.config]);
     assert.match(first.stdout, /imported into/);
     const state = await readFile(join(site.store, 'state.json'));
@@ -158,44 +97,36 @@ describe('bundle lifecycle on the isolated side', () => {
   });
 
   test('importing an older bundle again after a newer one keeps the newer tag and trust data', async () => {
-    await pushSigned('moving', { 'v.txt': 'one\n' });
-    const older = await exportBundle('older.tar', ['docker.io/team/app:moving']);
-    const moved = await pushSigned('moving', { 'v.txt': 'two\n' });
-    const newer = await exportBundle('newer.tar', ['docker.io/team/app:moving']);
-    const site = await isolatedSite();
-    await signetCliOk(['bundle', 'import', older.path, '--config', site.config]);
-    await signetCliOk(['bundle', 'import', newer.path, '--config', site.config]);
+    const { older, newer, moved } = await movedTag('moving');
+    const site = await connected.isolatedSite();
+    await signetCliOk(['bundle', 'import', older, '--config', site.config]);
+    await signetCliOk(['bundle', 'import', newer, '--config', site.config]);
     const state = await readFile(join(site.store, 'state.json'));
-    const again = await signetCli(['bundle', 'import', older.path, '--config', site.config]);
+    const again = await signetCli(['bundle', 'import', older, '--config', site.config]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /already imported: nothing changed/);
     assert.deepEqual(await readFile(join(site.store, 'state.json')), state);
-    const tags = (JSON.parse(state.toString('utf8')) as { repositories: Record<string, { tags: Record<string, string> }> }).repositories[GUN]?.tags;
-    assert.equal(tags?.moving, moved.digest);
+    assert.equal(importedTags(state)?.moving, moved.digest);
   });
 
   test('an older bundle never imported here is refused after a newer one: trust data does not roll back', async () => {
-    await pushSigned('rollback', { 'v.txt': 'one\n' });
-    const older = await exportBundle('rollback-older.tar', ['docker.io/team/app:rollback']);
-    const moved = await pushSigned('rollback', { 'v.txt': 'two\n' });
-    const newer = await exportBundle('rollback-newer.tar', ['docker.io/team/app:rollback']);
-    const site = await isolatedSite();
-    await signetCliOk(['bundle', 'import', newer.path, '--config', site.config]);
+    const { older, newer, moved } = await movedTag('rollback');
+    const site = await connected.isolatedSite();
+    await signetCliOk(['bundle', 'import', newer, '--config', site.config]);
     const state = await readFile(join(site.store, 'state.json'));
-    const result = await signetCli(['bundle', 'import', older.path, '--config', site.config]);
+    const result = await signetCli(['bundle', 'import', older, '--config', site.config]);
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, /trust data for docker\.io\/team\/app is older than what is imported here \(\S+\.json: version \d+, imported version \d+\)/);
     assert.deepEqual(await readFile(join(site.store, 'state.json')), state);
-    const tags = (JSON.parse(state.toString('utf8')) as { repositories: Record<string, { tags: Record<string, string> }> }).repositories[GUN]?.tags;
-    assert.equal(tags?.rollback, moved.digest);
+    assert.equal(importedTags(state)?.rollback, moved.digest);
   });
 
   test('an import killed while it writes a layer leaves no index; the next import completes and serves every byte', async (t) => {
-    const layer = await pushBlob(registry, 'team/app', () => deterministicStream(BIG_LAYER_BYTES, 'lifecycle-big-layer'));
-    const big = await pushImageWithLayer(registry, 'team/app', 'big', layer);
-    await cli.addHash(GUN, 'big', big.size, big.digest.slice('sha256:'.length));
-    const bundle = (await exportBundle('big.tar', ['docker.io/team/app:big'])).path;
-    const site = await isolatedSite();
+    const layer = await pushBlob(connected.registry, 'team/app', () => deterministicStream(BIG_LAYER_BYTES, 'lifecycle-big-layer'));
+    const big = await pushImageWithLayer(connected.registry, 'team/app', 'big', layer);
+    await connected.sign('notary', big);
+    const bundle = (await connected.exportBundle('big.tar', ['docker.io/team/app:big'])).path;
+    const site = await connected.isolatedSite();
     const tmp = join(site.store, 'tmp');
     await mkdir(tmp, { recursive: true });
 
@@ -221,7 +152,7 @@ describe('bundle lifecycle on the isolated side', () => {
     const importing = await startProcess(
       process.execPath,
       ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'bundle', 'import', bundle, '--config', site.config],
-      { cwd: REPO_ROOT, env, logFile: join(dir, 'killed-import.log'), ready: () => Promise.resolve(true) },
+      { cwd: REPO_ROOT, env, logFile: join(connected.dir, 'killed-import.log'), ready: () => Promise.resolve(true) },
     );
     t.after(() => importing.stop());
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -247,16 +178,16 @@ describe('bundle lifecycle on the isolated side', () => {
     assert.deepEqual(await readdir(tmp), [], 'the leftover of the killed import is removed');
     assert.equal((await readdir(site.store)).includes('import.lock'), false, 'the lock is released');
 
-    const signet = await serve(site.data);
+    const signet = await site.serve();
     t.after(() => stopAll(signet));
     await assertServes(signet, big);
   });
 
   test('an incremental bundle leaves out what its base carried and imports only on top of it', async (t) => {
     const a = await pushSigned('inc-a', { 'a.bin': randomBytes(256 * 1024) });
-    const b1 = await exportBundle('b1.tar', ['docker.io/team/app:inc-a']);
+    const b1 = await connected.exportBundle('b1.tar', ['docker.io/team/app:inc-a']);
     const b = await pushSigned('inc-b', { 'b.txt': 'b\n' });
-    const b2 = await exportBundle('b2.tar', ['--since', b1.path, 'docker.io/team/app:inc-a', 'docker.io/team/app:inc-b']);
+    const b2 = await connected.exportBundle('b2.tar', ['--since', b1.path, 'docker.io/team/app:inc-a', 'docker.io/team/app:inc-b']);
     assert.match(b2.stdout, /2 blob\(s\) left to the base bundle/);
 
     const base = await manifestOf(b1.path);
@@ -271,28 +202,28 @@ describe('bundle lifecycle on the isolated side', () => {
     for (const blob of b.blobs) assert.ok(carried.has(blobEntryName(blob.digest)), `b2 carries ${blob.digest} of inc-b`);
     assert.ok((await stat(b2.path)).size < (await stat(b1.path)).size, 'b2 is smaller than b1 (inc-a’s layer is not in it)');
 
-    const empty = await isolatedSite();
+    const empty = await connected.isolatedSite();
     const alone = await signetCli(['bundle', 'import', b2.path, '--config', empty.config]);
     assert.equal(alone.code, 1, alone.stderr);
     assert.match(alone.stderr, new RegExp(`incremental on bundle ${base.digest}.*import that bundle first`));
     assert.equal(await importedState(empty.store), undefined);
 
-    const site = await isolatedSite();
+    const site = await connected.isolatedSite();
     await signetCliOk(['bundle', 'import', b1.path, '--config', site.config]);
     const second = await signetCli(['bundle', 'import', b2.path, '--config', site.config]);
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /imported into/);
-    const signet = await serve(site.data);
+    const signet = await site.serve();
     t.after(() => stopAll(signet));
     await assertServes(signet, a);
     await assertServes(signet, b);
   });
 
   test('a zstd-compressed bundle imports', async () => {
-    const { path } = await exportBundle('zstd.tar.zst', ['--zstd', 'docker.io/team/app:dct']);
+    const { path } = await connected.exportBundle('zstd.tar.zst', ['--zstd', 'docker.io/team/app:dct']);
     const head = (await readFile(path)).subarray(0, ZSTD_MAGIC.length);
     assert.deepEqual(head, ZSTD_MAGIC, 'the bundle is one zstd stream');
-    const site = await isolatedSite();
+    const site = await connected.isolatedSite();
     const result = await signetCli(['bundle', 'import', path, '--config', site.config]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /docker\.io\/team\/app:dct/);
@@ -300,7 +231,7 @@ describe('bundle lifecycle on the isolated side', () => {
   });
 
   test('an expired Notary timestamp is refused, and accepted within offlineExpiryGraceDays', async () => {
-    const { path } = await exportBundle('expiring.tar', ['docker.io/team/app:dct']);
+    const { path } = await connected.exportBundle('expiring.tar', ['docker.io/team/app:dct']);
     const notaryOnly = (grace?: number): Record<string, unknown> => ({
       policy: {
         default: 'enforce',
@@ -312,8 +243,8 @@ describe('bundle lifecycle on the isolated side', () => {
         ],
       },
     });
-    const strict = await isolatedSite(notaryOnly());
-    const lenient = await isolatedSite(notaryOnly(30));
+    const strict = await connected.isolatedSite(notaryOnly());
+    const lenient = await connected.isolatedSite(notaryOnly(30));
     // Notary's timestamp role expires 14 days after it is signed: 20 days on, it has expired.
     const later = { wrap: ['faketime', '-f', '+20d'] };
     const [refused, accepted] = await Promise.all([
@@ -333,9 +264,9 @@ describe('bundle lifecycle on the isolated side', () => {
     const amd64 = dct.children?.find((c) => c.platform?.architecture === 'amd64');
     const arm64 = dct.children?.find((c) => c.platform?.architecture === 'arm64');
     assert.ok(amd64 && arm64, 'dct is an index of amd64 and arm64');
-    const list = join(dir, 'list.yaml');
+    const list = join(connected.dir, 'list.yaml');
     await writeFile(list, stringify({ images: [{ ref: 'docker.io/team/app:dct', platforms: ['linux/amd64'] }] }));
-    const { path } = await exportBundle('amd64.tar', ['--images', list]);
+    const { path } = await connected.exportBundle('amd64.tar', ['--images', list]);
     const { manifest } = await manifestOf(path);
     assert.equal(manifest.images.length, 1);
     const image = manifest.images[0];
@@ -346,7 +277,7 @@ describe('bundle lifecycle on the isolated side', () => {
     const files = new Set(manifest.files.map((f) => f.path));
     for (const d of [arm64.digest, ...arm64.blobs.map((x) => x.digest)]) assert.equal(files.has(blobEntryName(d)), false, `no ${d} of arm64`);
 
-    const site = await isolatedSite();
+    const site = await connected.isolatedSite();
     const result = await signetCli(['bundle', 'import', path, '--config', site.config]);
     assert.equal(result.code, 0, result.stderr);
   });

@@ -3,65 +3,42 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { stringify } from 'yaml';
 import { parseBundleManifest, serializeBundleManifest } from '../../../src/bundle/bundle-manifest.js';
 import { readBundlePrivateKey, signBundleManifest } from '../../../src/bundle/signing.js';
-import { bundleKeys, importedState, signetCli, signetCliOk, writeIsolatedConfig } from '../../harness/air-gap.js';
+import {
+  bundleKeys,
+  importedState,
+  signetCli,
+  signetCliOk,
+  startConnectedSite,
+  type ConnectedSite,
+  type IsolatedSite,
+  type SiteTrust,
+} from '../../harness/air-gap.js';
 import { blobEntryName, readBundleEntries, rewriteBundle, type BundleEntry } from '../../harness/bundle-tar.js';
 import { stopAll } from '../../harness/cleanup.js';
-import { cosignKeyPair, signBundleWithKey, startMockSigstore, writeTrustedRoot, type MockSigstore } from '../../harness/cosign.js';
-import { pushImage, TWO_PLATFORMS, type PushedImage } from '../../harness/images.js';
-import { createNotaryCli, type NotaryCli } from '../../harness/notary-cli.js';
-import { startNotaryServer, type NotaryServer } from '../../harness/notary-server.js';
-import { freePort } from '../../harness/ports.js';
-import { startRegistry, type Registry } from '../../harness/registry.js';
-import { makeTempDir, removeDir } from '../../harness/tmp.js';
+import { TWO_PLATFORMS, type PushedImage } from '../../harness/images.js';
 
 // A bundle altered in any way after it was signed, or not signed by a pinned key, is refused
 // whole: exit 1, a message that says what is wrong, and the site's imported index as it was
 // (absent in an empty store; byte for byte the same in a store that already holds a bundle).
 
 describe('bundle import refuses an altered or unpinned bundle and imports nothing', () => {
-  let registry: Registry;
-  let notary: NotaryServer;
-  let cli: NotaryCli;
-  let sigstore: MockSigstore;
-  let dir: string;
-  let connectedConfig: string;
-  let keys: { privatePath: string; publicPath: string };
-  let cosignKeyPath: string;
-  let rootPath: string;
+  let connected: ConnectedSite;
   let dct: PushedImage;
   let cosigned: PushedImage;
   /** dct and cosign, exported once and altered copy by copy. */
   let good: string;
   /** A store that imported `good`: a refused import must leave its state.json as it was. */
-  let populated: { config: string; store: string };
-  let made = 0;
+  let populated: IsolatedSite;
 
-  const policy = (): Record<string, unknown> => ({
-    policy: {
-      default: 'enforce',
-      rules: [
-        {
-          match: 'docker.io/team/**',
-          require: { anyOf: [{ notary: { roots: { tofu: true } } }, { cosign: { keys: [cosignKeyPath], trustedRoot: rootPath } }] },
-        },
-      ],
-    },
+  const policy = (trust: SiteTrust): Record<string, unknown> => ({
+    policy: { default: 'enforce', rules: [{ match: 'docker.io/team/**', require: trust.notaryOrCosignRequirement() }] },
   });
-
-  /** An isolated site with an empty store, pinning the exporter's key. */
-  const isolatedSite = async (): Promise<{ config: string; store: string }> => {
-    const name = `site-${++made}`;
-    const data = join(dir, `${name}-data`);
-    const config = await writeIsolatedConfig(join(dir, `${name}.yaml`), { upstream: 'docker.io', dataDir: data, keys: [keys.publicPath], extra: policy() });
-    return { config, store: join(data, 'imports') };
-  };
 
   /** A copy of the good bundle with its entries changed by `change`. */
   const altered = async (name: string, change: (entries: BundleEntry[]) => BundleEntry[] | Promise<BundleEntry[]>): Promise<string> => {
-    const path = join(dir, `${name}.tar`);
+    const path = join(connected.dir, `${name}.tar`);
     await rewriteBundle(good, path, change);
     return path;
   };
@@ -74,6 +51,8 @@ describe('bundle import refuses an altered or unpinned bundle and imports nothin
 
   /** Files a store holds in `tmp/` (a refused import leaves none). */
   const leftovers = async (store: string): Promise<string[]> => readdir(join(store, 'tmp')).catch(() => []);
+  /** Files a store holds under `blobs/sha256/` (a refused import removes what it stored). */
+  const storedFiles = async (store: string): Promise<string[]> => readdir(join(store, 'blobs', 'sha256')).catch(() => []);
 
   /**
    * Imports `bundle` into a fresh store (and, unless `emptyOnly`, into the populated one) and
@@ -81,7 +60,7 @@ describe('bundle import refuses an altered or unpinned bundle and imports nothin
    * Answers the fresh store.
    */
   const assertRefused = async (bundle: string, patterns: readonly RegExp[], o: { emptyOnly?: boolean } = {}): Promise<string> => {
-    const empty = await isolatedSite();
+    const empty = await connected.isolatedSite();
     const before = await readFile(join(populated.store, 'state.json'));
     const runs = [{ site: empty, label: 'empty store' }, ...(o.emptyOnly === true ? [] : [{ site: populated, label: 'store holding a bundle' }])];
     const results = await Promise.all(runs.map(({ site }) => signetCli(['bundle', 'import', bundle, '--config', site.config])));
@@ -93,54 +72,22 @@ describe('bundle import refuses an altered or unpinned bundle and imports nothin
     }
     assert.equal(await importedState(empty.store), undefined, 'the empty store has no index');
     assert.deepEqual(await leftovers(empty.store), []);
+    assert.deepEqual(await storedFiles(empty.store), [], 'the refused import removed the files it stored');
     assert.deepEqual(await readFile(join(populated.store, 'state.json')), before, 'the populated store’s index is unchanged');
     assert.deepEqual(await leftovers(populated.store), []);
     return empty.store;
   };
 
   before(async () => {
-    dir = await makeTempDir('tamper');
-    [registry, notary, sigstore] = await Promise.all([startRegistry(), startNotaryServer({ tls: false }), startMockSigstore()]);
-    cli = await createNotaryCli({ server: notary });
-    const key = cosignKeyPair('ecdsa-p256');
-    cosignKeyPath = await key.writePublicKey(dir);
-    rootPath = await writeTrustedRoot(sigstore, dir);
-    dct = await pushImage(registry, 'team/app', 'dct', { platforms: TWO_PLATFORMS, files: { 'a.txt': 'dct\n' } });
-    cosigned = await pushImage(registry, 'team/app', 'cosign', { files: { 'a.txt': 'cosign\n' } });
-    await cli.init('docker.io/team/app');
-    await cli.addHash('docker.io/team/app', 'dct', dct.size, dct.digest.slice('sha256:'.length));
-    await signBundleWithKey(registry, 'team/app', cosigned, key, { tlog: sigstore.rekor });
-    keys = await bundleKeys(dir, 'site');
-    connectedConfig = join(dir, 'connected.yaml');
-    await writeFile(
-      connectedConfig,
-      stringify({
-        listen: { host: '127.0.0.1', port: await freePort() },
-        storage: { path: join(dir, 'connected-data') },
-        defaultUpstream: 'docker.io',
-        upstreams: { 'docker.io': { url: registry.url, trust: { notary: { url: notary.url } } } },
-        ...policy(),
-      }),
-    );
-    good = join(dir, 'good.tar');
-    await signetCliOk([
-      'bundle',
-      'export',
-      '--config',
-      connectedConfig,
-      '--key',
-      keys.privatePath,
-      '--output',
-      good,
-      'docker.io/team/app:dct',
-      'docker.io/team/app:cosign',
-    ]);
-    populated = await isolatedSite();
+    connected = await startConnectedSite({ name: 'tamper', policy });
+    dct = await connected.pushSigned('notary', 'team/app', 'dct', { platforms: TWO_PLATFORMS, files: { 'a.txt': 'dct\n' } });
+    cosigned = await connected.pushSigned('cosign', 'team/app', 'cosign', { files: { 'a.txt': 'cosign\n' } });
+    good = (await connected.exportBundle('good.tar', ['docker.io/team/app:dct', 'docker.io/team/app:cosign'])).path;
+    populated = await connected.isolatedSite();
     await signetCliOk(['bundle', 'import', good, '--config', populated.config]);
   });
   after(async () => {
-    await stopAll(cli, registry, notary, sigstore);
-    await removeDir(dir);
+    await stopAll(connected);
   });
 
   /** A layer of the dct image (not its config), flipped in one byte: same size, other bytes. */
@@ -165,19 +112,18 @@ describe('bundle import refuses an altered or unpinned bundle and imports nothin
   });
 
   test('bundle verify without a config checks every file: the good bundle passes, the flipped one fails', async () => {
-    const ok = await signetCli(['bundle', 'verify', good, '--key', keys.publicPath]);
+    const ok = await signetCli(['bundle', 'verify', good, '--key', connected.keys.publicPath]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /verified \(signature and every file/);
     const { bundle } = await flippedLayer();
-    const bad = await signetCli(['bundle', 'verify', bundle, '--key', keys.publicPath]);
+    const bad = await signetCli(['bundle', 'verify', bundle, '--key', connected.keys.publicPath]);
     assert.equal(bad.code, 1, bad.stderr);
     assert.match(bad.stderr, /does not match its digest/);
   });
 
   test('a signature taken from another bundle signed by the same key does not verify', async () => {
-    const other = join(dir, 'other.tar');
-    await signetCliOk(['bundle', 'export', '--config', connectedConfig, '--key', keys.privatePath, '--output', other, 'docker.io/team/app:cosign']);
-    const otherSignature = entry(await readBundleEntries(other), 'signet-bundle.sig');
+    const other = await connected.exportBundle('other.tar', ['docker.io/team/app:cosign']);
+    const otherSignature = entry(await readBundleEntries(other.path), 'signet-bundle.sig');
     const bundle = await altered('swapped-sig', (entries) => entries.map((e) => (e.name === 'signet-bundle.sig' ? otherSignature : e)));
     await assertRefused(bundle, [/signet-bundle\.sig signature does not verify/]);
   });
@@ -195,7 +141,7 @@ describe('bundle import refuses an altered or unpinned bundle and imports nothin
   });
 
   test('a manifest re-signed by the pinned key without its Notary trust data is refused by the site’s policy', async () => {
-    const key = readBundlePrivateKey(await readFile(keys.privatePath, 'utf8'), keys.privatePath);
+    const key = readBundlePrivateKey(await readFile(connected.keys.privatePath, 'utf8'), connected.keys.privatePath);
     const bundle = await altered('no-trust-data', async (entries) => {
       const manifest = parseBundleManifest(entry(entries, 'signet-bundle.json').data);
       const notaryFiles = new Set(Object.values(manifest.notary).flatMap((files) => Object.values(files).map(blobEntryName)));
@@ -207,14 +153,14 @@ describe('bundle import refuses an altered or unpinned bundle and imports nothin
         .map((e) => (e.name === 'signet-bundle.json' ? { name: e.name, data: bytes } : e.name === 'signet-bundle.sig' ? { name: e.name, data: signature } : e));
     });
     // The signature is genuine, so verification alone passes; the decision is what refuses it.
-    const verified = await signetCli(['bundle', 'verify', bundle, '--key', keys.publicPath]);
+    const verified = await signetCli(['bundle', 'verify', bundle, '--key', connected.keys.publicPath]);
     assert.equal(verified.code, 0, verified.stderr);
     // Only an empty store: a site that imported this GUN's trust data before would rightly use it.
     await assertRefused(bundle, [/docker\.io\/team\/app:dct is refused by this site's policy/, /no trust data for docker\.io\/team\/app/], { emptyOnly: true });
   });
 
   test('a bundle signed by a key that is not pinned is refused naming the key', async () => {
-    const stranger = await bundleKeys(dir, 'stranger');
+    const stranger = await bundleKeys(connected.dir, 'stranger');
     const key = readBundlePrivateKey(await readFile(stranger.privatePath, 'utf8'), stranger.privatePath);
     const bundle = await altered('stranger', async (entries) => {
       const signature = await signBundleManifest(entry(entries, 'signet-bundle.json').data, key);
@@ -225,7 +171,7 @@ describe('bundle import refuses an altered or unpinned bundle and imports nothin
 
   test('a bundle cut at half its length is truncated', async () => {
     const bytes = await readFile(good);
-    const bundle = join(dir, 'truncated.tar');
+    const bundle = join(connected.dir, 'truncated.tar');
     await writeFile(bundle, bytes.subarray(0, Math.floor(bytes.length / 2)));
     await assertRefused(bundle, [/truncated/]);
   });
