@@ -198,6 +198,18 @@ export class OfflineRegistry implements Upstream {
     return answer(url, range ? 206 : 200, headers, head ? emptyBody() : await this.#open(digest, range, what, signal));
   }
 
+  /** distribution 2.8's answer for a repository it does not have (NAME_UNKNOWN), saying where content comes from. */
+  #nameUnknown(url: URL, repository: string, head: boolean): UpstreamResponse {
+    return errorAnswer(
+      url,
+      404,
+      'NAME_UNKNOWN',
+      `repository name not known to registry: ${this.name}/${repository} is not in the bundles imported for offline upstream ${this.name}`,
+      { name: repository },
+      head,
+    );
+  }
+
   /**
    * distribution-spec end-8a/8b `/v2/<name>/tags/list[?n=&last=]`: tags in lexical order, those
    * after `last`, at most `n`, with `Link: <...?n=&last=>; rel="next"` while more follow (as
@@ -205,14 +217,7 @@ export class OfflineRegistry implements Upstream {
    */
   #tagList(url: URL, head: boolean, repository: string, repo: ImportedRepository | undefined, query: URLSearchParams): UpstreamResponse {
     if (!repo) {
-      return errorAnswer(
-        url,
-        404,
-        'NAME_UNKNOWN',
-        `repository name not known to registry: ${this.name}/${repository} is not in the bundles imported for offline upstream ${this.name}`,
-        { name: repository },
-        head,
-      );
+      return this.#nameUnknown(url, repository, head);
     }
     const nText = query.get('n');
     let n: number | undefined;
@@ -251,14 +256,7 @@ export class OfflineRegistry implements Upstream {
     artifactType: string | undefined,
   ): Promise<UpstreamResponse> {
     if (!repo) {
-      return errorAnswer(
-        url,
-        404,
-        'NAME_UNKNOWN',
-        `repository name not known to registry: ${this.name}/${repository} is not in the bundles imported for offline upstream ${this.name}`,
-        { name: repository },
-        head,
-      );
+      return this.#nameUnknown(url, repository, head);
     }
     if (!isDigest(digest)) return invalidDigest(url, digest, head);
     const bySubject = await this.#referrersIndex(state, `${this.name}/${repository}`, repo);

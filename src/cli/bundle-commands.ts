@@ -116,13 +116,7 @@ async function exportCommand(args: string[], io: Io): Promise<number> {
 }
 
 async function verifyCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: { config: { type: 'string', short: 'c' }, key: { type: 'string', short: 'k', multiple: true } },
-  });
-  const path = onePath(positionals, 'verify');
+  const { values, path } = bundleFileArgs(args, 'verify');
   const config = values.config === undefined ? undefined : await loadConfigFile(values.config);
   const keys = await pinnedKeys(config, values.key ?? []);
   const result = await verifyBundle({ path, keys, config, logger: cliLogger(config) });
@@ -135,13 +129,7 @@ async function verifyCommand(args: string[], io: Io): Promise<number> {
 }
 
 async function importCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: { config: { type: 'string', short: 'c' }, key: { type: 'string', short: 'k', multiple: true } },
-  });
-  const path = onePath(positionals, 'import');
+  const { values, path } = bundleFileArgs(args, 'import');
   const config = await loadConfigFile(values.config ?? DEFAULT_CONFIG_PATH);
   const keys = await pinnedKeys(config, values.key ?? []);
   const audit = fileAudit(config);
@@ -165,10 +153,17 @@ function report(result: BundleCheckResult, io: Io, what: string): void {
   io.out(`bundle ${result.digest} (signed by ${result.keyId}, created ${result.manifest.created}): ${what}\n`);
 }
 
-function onePath(positionals: string[], command: string): string {
+/** `BUNDLE [--key PUBLIC]... [--config FILE]`, as verify and import take them. */
+function bundleFileArgs(args: string[], command: string): { values: { config?: string | undefined; key?: string[] | undefined }; path: string } {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: { config: { type: 'string', short: 'c' }, key: { type: 'string', short: 'k', multiple: true } },
+  });
   const [path, extra] = positionals;
   if (path === undefined || extra !== undefined) throw new SignetError('CONFIG_INVALID', `bundle ${command} takes one bundle file`);
-  return path;
+  return { values, path };
 }
 
 async function pinnedKeys(config: Config | undefined, files: readonly string[]): Promise<BundlePublicKey[]> {
