@@ -10,7 +10,8 @@ import { BundleError, type BundleImage, type BundleManifest } from './bundle-man
 import { collectImage } from './collect.js';
 import { decisionTools } from './decision-tools.js';
 import { EMPTY_STATE, type ImportedContent, type ImportedState } from './imported.js';
-import { DiskImportedStore, mergeState } from './imported-store.js';
+import { DiskImportedStore } from './imported-store.js';
+import { mergeState } from './imported-state.js';
 import { offlineNames, offlineUpstreams } from './offline-site.js';
 import { checkDigest, readBundle, type ReadBundle } from './read-bundle.js';
 import type { ProgressStream } from './progress.js';

@@ -1,17 +1,18 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { DEFAULTS } from '../config/defaults.js';
 import { SignetError, errorMessage } from '../errors.js';
 import { checkRange } from '../cache/content-range.js';
 import { isNotFound } from '../cache/disk/files.js';
-import { isTag, printable } from '../registry/names.js';
+import { printable } from '../registry/names.js';
 import { BundleError } from './bundle-manifest.js';
-import { EMPTY_STATE, type ImportedContent, type ImportedRange, type ImportedRepository, type ImportedState } from './imported.js';
+import { EMPTY_STATE, type ImportedContent, type ImportedRange, type ImportedState } from './imported.js';
+import { IMPORTED_STATE_SCHEMA, normaliseState } from './imported-state.js';
+import { ImportLockFile, type ImportLock } from './import-lock.js';
 
 /** bytes per write while a blob is stored (the chunks of the source are gathered up to this). */
 const WRITE_BATCH_BYTES = 1024 * 1024;
@@ -37,10 +38,6 @@ export interface ExpectedBlob {
   size: number;
   /** What to call it in messages (the file's path in the bundle); default the digest. */
   name?: string;
-}
-
-export interface ImportLock {
-  release(): Promise<void>;
 }
 
 /** The cached reading of state.json, keyed by what stat says of the file. */
@@ -76,10 +73,12 @@ export class DiskImportedStore implements ImportedContent {
   #cached: CachedState | undefined;
   #loading: Promise<CachedState> | undefined;
   #layout: Promise<void> | undefined;
+  readonly #lockFile: ImportLockFile;
 
   constructor(options: DiskImportedStoreOptions) {
     this.#root = options.root;
     this.#logger = options.logger.child({ component: 'imported-store' });
+    this.#lockFile = new ImportLockFile({ path: join(this.#root, LOCK_FILE), tmpDir: join(this.#root, TMP_DIR), root: this.#root, logger: this.#logger });
     this.#recheckMs = options.recheckMs ?? DEFAULTS.bundle.stateRecheckMs;
     this.#clock = options.clock ?? Date.now;
   }
@@ -100,17 +99,13 @@ export class DiskImportedStore implements ImportedContent {
     return join(this.#root, 'blobs', 'sha256');
   }
 
-  get #lockPath(): string {
-    return join(this.#root, LOCK_FILE);
-  }
-
   /**
    * Creates the layout and removes what a killed import left in `tmp/`, unless an import is
    * running right now (its lock names a live process): those files are its work in progress.
    */
   async init(): Promise<void> {
     await this.#ensureLayout();
-    const holder = await this.#lockHolder();
+    const holder = await this.#lockFile.holder();
     if (holder !== undefined && holder.alive) {
       this.#logger.info({ pid: holder.pid }, 'an import is running: its temporary files are left alone');
       return;
@@ -285,7 +280,7 @@ export class DiskImportedStore implements ImportedContent {
    * loss that the index survives. `next` must be a valid index (it is read back as one).
    */
   async commit(next: ImportedState): Promise<void> {
-    const checked = STATE_SCHEMA.safeParse(next);
+    const checked = IMPORTED_STATE_SCHEMA.safeParse(next);
     if (!checked.success) {
       throw new SignetError('INTERNAL', `refusing to commit an imported index that is not valid: ${checked.error.issues[0]?.message ?? 'invalid'}`);
     }
@@ -329,33 +324,8 @@ export class DiskImportedStore implements ImportedContent {
    */
   async lock(): Promise<ImportLock> {
     await this.#ensureLayout();
-    const mine = String(process.pid);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      if (await this.#tryLink(mine)) {
-        // Whatever is in tmp/ now belongs to no running import.
-        await this.#cleanTmp();
-        let released = false;
-        return {
-          release: async () => {
-            if (released) return;
-            released = true;
-            await this.#releaseLock(mine);
-          },
-        };
-      }
-      const holder = await this.#lockHolder();
-      if (holder === undefined) continue; // released meanwhile: try again
-      if (holder.pid === undefined) {
-        throw new BundleError(`${this.#lockPath} holds no process id (it was not written by Signet): remove it if no import is running, then import again`);
-      }
-      if (holder.alive) {
-        throw new BundleError(
-          `another import (pid ${holder.pid}) is running on ${this.#root}: wait for it to finish, or, if process ${holder.pid} is not an import, remove ${this.#lockPath}`,
-        );
-      }
-      await this.#takeOver(holder.text);
-    }
-    throw new BundleError(`cannot take the import lock ${this.#lockPath}: other imports keep taking it; try again`);
+    // Once it is ours, whatever is in tmp/ belongs to no running import.
+    return this.#lockFile.acquire(() => this.#cleanTmp());
   }
 
   // ---- internals ----
@@ -468,7 +438,7 @@ export class DiskImportedStore implements ImportedContent {
     } catch (err) {
       return { ok: false, error: unreadableState(path, 'not JSON', err) };
     }
-    const parsed = STATE_SCHEMA.safeParse(doc);
+    const parsed = IMPORTED_STATE_SCHEMA.safeParse(doc);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue && issue.path.length > 0 ? ` at ${issue.path.map(String).join('.')}` : '';
@@ -476,161 +446,12 @@ export class DiskImportedStore implements ImportedContent {
     }
     return { ok: true, state: parsed.data };
   }
-
-  async #tryLink(pid: string): Promise<boolean> {
-    const temp = join(this.#tmpDir, `lock-${randomUUID()}`);
-    try {
-      await writeFileFlushed(temp, `${pid}\n`);
-      await link(temp, this.#lockPath);
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw storageError(`cannot create the import lock ${this.#lockPath}`, err);
-    } finally {
-      await unlink(temp).catch(() => undefined);
-    }
-  }
-
-  /** The lock's holder: undefined when there is no lock. */
-  async #lockHolder(): Promise<{ text: string; pid: number | undefined; alive: boolean } | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.#lockPath, 'utf8');
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw storageError(`cannot read the import lock ${this.#lockPath}`, err);
-    }
-    const m = /^\s*(\d{1,10})\s*$/.exec(text);
-    const pid = m?.[1] ? Number(m[1]) : undefined;
-    return { text, pid, alive: pid !== undefined && pid > 0 && isAlive(pid) };
-  }
-
-  /**
-   * Moves a stale lock aside, atomically: if another import replaced it meanwhile, what was
-   * moved is not the stale lock, and it is put back (link fails if yet another lock appeared).
-   */
-  async #takeOver(staleText: string): Promise<void> {
-    const aside = join(this.#tmpDir, `stale-lock-${randomUUID()}`);
-    try {
-      await rename(this.#lockPath, aside);
-    } catch (err) {
-      if (isNotFound(err)) return;
-      throw storageError(`cannot take over the stale import lock ${this.#lockPath}`, err);
-    }
-    const moved = await readFile(aside, 'utf8').catch(() => undefined);
-    if (moved !== staleText) await link(aside, this.#lockPath).catch(() => undefined);
-    else this.#logger.warn({ pid: staleText.trim() }, 'took over the import lock of a process that is gone');
-    await unlink(aside).catch(() => undefined);
-  }
-
-  async #releaseLock(pid: string): Promise<void> {
-    const holder = await this.#lockHolder().catch(() => undefined);
-    // Another import's lock (ours was taken over as stale) is not ours to remove.
-    if (holder && holder.text.trim() !== pid) return;
-    try {
-      await unlink(this.#lockPath);
-    } catch (err) {
-      if (!isNotFound(err)) throw storageError(`cannot remove the import lock ${this.#lockPath}`, err);
-    }
-  }
 }
-
-/**
- * The index after importing `add` on top of `base`: repositories and their tags, manifests and
- * blobs are unioned (a tag in `add` wins: the newer bundle says what it means now); the Notary
- * files of a GUN in `add` replace that GUN's files as a set (newer trust data supersedes the
- * older, and a role it no longer has must not linger); bundles are appended, oldest first,
- * without duplicates. Pure; keys and blob lists come out sorted, so equal inputs give equal bytes.
- */
-export function mergeState(base: ImportedState, add: ImportedState): ImportedState {
-  const repositories = new Map<string, ImportedRepository>();
-  for (const [key, repo] of Object.entries(base.repositories)) repositories.set(key, repo);
-  for (const [key, repo] of Object.entries(add.repositories)) {
-    const old = repositories.get(key);
-    repositories.set(
-      key,
-      old
-        ? {
-            // Spreading defines own properties: a key such as "__proto__" stays a plain key.
-            tags: { ...old.tags, ...repo.tags },
-            manifests: { ...old.manifests, ...repo.manifests },
-            blobs: [...old.blobs, ...repo.blobs],
-          }
-        : repo,
-    );
-  }
-  const notary = new Map<string, Record<string, string>>();
-  for (const [gun, files] of Object.entries(base.notary)) notary.set(gun, files);
-  for (const [gun, files] of Object.entries(add.notary)) notary.set(gun, files);
-  const bundles = [...new Set([...base.bundles, ...add.bundles])];
-  return normaliseState({ version: 1, bundles, repositories: Object.fromEntries(repositories), notary: Object.fromEntries(notary) });
-}
-
-/** Sorted keys and sorted, duplicate-free blob lists; bundles keep their (oldest first) order. */
-function normaliseState(state: ImportedState): ImportedState {
-  const repositories = sortedEntries(state.repositories).map(([key, repo]): [string, ImportedRepository] => [
-    key,
-    {
-      tags: Object.fromEntries(sortedEntries(repo.tags)),
-      manifests: Object.fromEntries(sortedEntries(repo.manifests)),
-      blobs: [...new Set(repo.blobs)].sort(compare),
-    },
-  ]);
-  const notary = sortedEntries(state.notary).map(([gun, files]): [string, Record<string, string>] => [gun, Object.fromEntries(sortedEntries(files))]);
-  return { version: 1, bundles: [...new Set(state.bundles)], repositories: Object.fromEntries(repositories), notary: Object.fromEntries(notary) };
-}
-
-/** Own entries only, sorted by key (code points: the same order everywhere). */
-function sortedEntries<T>(record: Record<string, T>): Array<[string, T]> {
-  return Object.entries(record).sort(([a], [b]) => compare(a, b));
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-// ---- validation of state.json (unknown until checked) ----
-
-const digest = z.string().regex(SHA256, 'a digest is sha256:<64 lowercase hex>');
-/** `<upstream>/<repository>`: an upstream name, then an OCI repository name. */
-const repositoryKey = z
-  .string()
-  .regex(/^[^/\s]+\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/, 'a repository key is <upstream>/<repository>');
-const tag = z.string().refine(isTag, 'a tag is 1-128 characters of [A-Za-z0-9_.-], not starting with . or -');
-/** Notary role file names: `root.json`, `targets/releases.json`, ... (no empty, `.` or `..` parts). */
-const notaryFile = z
-  .string()
-  .max(512)
-  .regex(/^(?:[A-Za-z0-9_.-]+\/)*[A-Za-z0-9_.-]+\.json$/, 'a Notary file is <role>.json')
-  .refine((f) => f.split('/').every((p) => p !== '.' && p !== '..'), 'a Notary file name has no . or .. parts');
-
-const REPOSITORY_SCHEMA = z.strictObject({
-  tags: z.record(tag, digest),
-  manifests: z.record(digest, z.string().min(1).max(255)),
-  blobs: z.array(digest),
-});
-
-const STATE_SCHEMA = z.strictObject({
-  version: z.literal(1),
-  bundles: z.array(digest),
-  repositories: z.record(repositoryKey, REPOSITORY_SCHEMA),
-  notary: z.record(z.string().min(1).max(1024), z.record(notaryFile, digest)),
-});
 
 // ---- helpers ----
 
 function statKey(st: Stats): string {
   return `${st.ino}:${st.size}:${st.mtimeMs}`;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function writeAll(handle: FileHandle, buffers: Buffer[], path: string): Promise<void> {
@@ -643,16 +464,6 @@ async function writeAll(handle: FileHandle, buffers: Buffer[], path: string): Pr
     }
   } catch (err) {
     throw storageError(`cannot write temporary file ${path}`, err);
-  }
-}
-
-async function writeFileFlushed(path: string, text: string): Promise<void> {
-  const handle = await open(path, 'wx');
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

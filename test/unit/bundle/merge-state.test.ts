@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { mergeState } from '../../../src/bundle/imported-store.js';
+import { mergeState } from '../../../src/bundle/imported-state.js';
 import { EMPTY_STATE, type ImportedState } from '../../../src/bundle/imported.js';
 
 const d = (label: string): string => `sha256:${createHash('sha256').update(label).digest('hex')}`;
