@@ -158,12 +158,14 @@ const gun = z
     (g) => g.length <= GUN_MAX_LENGTH && g !== '__proto__' && g.split('/').every((c) => GUN_COMPONENT.test(c)),
     'expected a GUN such as docker.io/library/alpine',
   );
+/** An earlier version of a root, as Notary serves it by version (`2.root.json`), for a site that must walk the rotations. */
+const EARLIER_ROOT = /^[1-9]\d{0,14}\.root\.json$/;
 /** Notary metadata files by role: `root.json`, `targets.json`, `targets/releases.json` (tuf/data/roles.go ValidRole). */
 const notaryFile = z
   .string()
   .refine(
-    (f) => f.endsWith('.json') && isValidRoleName(f.slice(0, -'.json'.length)),
-    'expected <role>.json: root, timestamp, snapshot, targets or targets/<delegation>',
+    (f) => (f.endsWith('.json') && isValidRoleName(f.slice(0, -'.json'.length))) || EARLIER_ROOT.test(f),
+    'expected <role>.json (root, timestamp, snapshot, targets or targets/<delegation>) or <N>.root.json',
   );
 
 const file = z.strictObject({ path: z.string(), digest, size }).superRefine((f, ctx) => {

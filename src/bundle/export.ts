@@ -19,6 +19,7 @@ import {
 import { collectImage, refName, type ImageRequest } from './collect.js';
 import { decisionTools } from './decision-tools.js';
 import { readBaseManifest } from './base-manifest.js';
+import { rootHistory } from './root-history.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { signBundleManifest, type BundlePrivateKey } from './signing.js';
 import { BundleTarWriter } from './tar-io.js';
@@ -118,9 +119,12 @@ export async function exportBundle(o: ExportOptions): Promise<ExportResult> {
     for (const { manifests } of collected) for (const bytes of manifests.values()) addBytes(bytes);
 
     const notary: Record<string, Record<string, string>> = {};
+    const recorded = new Map([...recording.guns].map(([gun, files]) => [gun, { scope: recording.scopes.get(gun) ?? '', root: files.get('root.json') }]));
+    const earlierRoots = await rootHistory(o.config, recorded, o.logger);
     for (const [gun, roleFiles] of [...recording.guns].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const entry: Record<string, string> = {};
-      for (const [file, bytes] of [...roleFiles].sort(([a], [b]) => (a < b ? -1 : 1))) entry[file] = addBytes(bytes);
+      const all = [...roleFiles, ...(earlierRoots.get(gun) ?? [])];
+      for (const [file, bytes] of all.sort(([a], [b]) => (a < b ? -1 : 1))) entry[file] = addBytes(bytes);
       if (Object.keys(entry).length > 0) notary[gun] = entry;
     }
 

@@ -31,7 +31,11 @@ export async function refuseTrustRollback(committed: ImportedState, manifest: Bu
 /** `signed.version` of a TUF metadata file, or undefined when the file is absent or not one. */
 async function versionOf(content: ImportedContent, digest: string): Promise<number | undefined> {
   const bytes = await content.read(digest, DEFAULTS.bundle.smallFileMaxBytes);
-  if (!bytes) return undefined;
+  return bytes ? signedVersion(bytes) : undefined;
+}
+
+/** `signed.version` of TUF metadata bytes, or undefined when they are not such metadata. */
+export function signedVersion(bytes: Buffer): number | undefined {
   try {
     const parsed: unknown = JSON.parse(bytes.toString('utf8'));
     const signed = isObject(parsed) ? parsed['signed'] : undefined;

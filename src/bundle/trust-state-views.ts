@@ -10,6 +10,8 @@ export class RecordingTrustState implements TrustStateStore {
   readonly #inner = new MemoryTrustStateStore();
   /** GUN → file → bytes, as last written. */
   readonly #files = new Map<string, Map<string, Buffer>>();
+  /** GUN → the scope it was written under (the trust server's origin). */
+  readonly #scopes = new Map<string, string>();
 
   read(scope: string, name: string, file: string): Promise<Buffer | undefined> {
     return this.#inner.read(scope, name, file);
@@ -17,6 +19,7 @@ export class RecordingTrustState implements TrustStateStore {
 
   async write(scope: string, name: string, file: string, bytes: Buffer): Promise<void> {
     await this.#inner.write(scope, name, file, bytes);
+    this.#scopes.set(name, scope);
     let files = this.#files.get(name);
     if (!files) this.#files.set(name, (files = new Map<string, Buffer>()));
     files.set(file, Buffer.from(bytes));
@@ -33,6 +36,11 @@ export class RecordingTrustState implements TrustStateStore {
 
   saveVersions(scope: string, name: string, versions: Record<string, number>): Promise<void> {
     return this.#inner.saveVersions(scope, name, versions);
+  }
+
+  /** The trust-state scope (the trust server's origin) each GUN was verified under. */
+  get scopes(): ReadonlyMap<string, string> {
+    return this.#scopes;
   }
 
   /** The verified metadata files kept for each GUN. */

@@ -244,7 +244,18 @@ describe('bundle manifest', () => {
   });
 
   it('checks notary GUNs and role file names', () => {
-    for (const file of ['root', 'targets/../root.json', 'targets/Releases.json', 'other.json', 'targets/.json', '../root.json', 'targets//x.json']) {
+    for (const file of [
+      'root',
+      'targets/../root.json',
+      'targets/Releases.json',
+      'other.json',
+      'targets/.json',
+      '../root.json',
+      'targets//x.json',
+      '0.root.json',
+      '2.targets.json',
+      'x.root.json',
+    ]) {
       refused(
         raw((m) => {
           m['notary'] = { 'docker.io/library/alpine': { [file]: d('d') } };
@@ -252,7 +263,16 @@ describe('bundle manifest', () => {
         /notary\["docker\.io\/library\/alpine"\].*invalid key/,
       );
     }
-    for (const file of ['root.json', 'timestamp.json', 'snapshot.json', 'targets.json', 'targets/releases.json', 'targets/a/b_c-d.json']) {
+    for (const file of [
+      'root.json',
+      'timestamp.json',
+      'snapshot.json',
+      'targets.json',
+      'targets/releases.json',
+      'targets/a/b_c-d.json',
+      '1.root.json',
+      '12.root.json',
+    ]) {
       const m = manifest();
       m.notary = { 'docker.io/library/alpine': { [file]: d('d') } };
       assert.doesNotThrow(() => parseBundleManifest(serializeBundleManifest(m)), file);
