@@ -3,6 +3,7 @@ import { SignetError } from '../errors.js';
 import type { FetchOutcome, MetadataFetcher } from '../trust/notary/remote.js';
 import { TrustError } from '../trust/notary/errors.js';
 import type { ImportedContent } from './imported.js';
+import { signedVersion } from './tuf-version.js';
 
 export interface ImportedNotaryFetcherOptions {
   content: ImportedContent;
@@ -44,7 +45,7 @@ export class ImportedNotaryFetcher implements MetadataFetcher {
         const digest = stored(name);
         if (digest === undefined) continue;
         const bytes = await this.#read(gun, file, digest, maxBytes);
-        if (rootVersion(bytes) === version) return { kind: 'ok', bytes };
+        if (signedVersion(bytes) === version) return { kind: 'ok', bytes };
       }
       return { kind: 'not_found' };
     }
@@ -87,19 +88,4 @@ export class ImportedNotaryFetcher implements MetadataFetcher {
     }
     return bytes;
   }
-}
-
-/** `signed.version` of a root file, read defensively (the updater validates it properly). */
-function rootVersion(bytes: Buffer): number | undefined {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof doc !== 'object' || doc === null) return undefined;
-  const signed = (doc as Record<string, unknown>)['signed'];
-  if (typeof signed !== 'object' || signed === null) return undefined;
-  const version = (signed as Record<string, unknown>)['version'];
-  return typeof version === 'number' && Number.isSafeInteger(version) ? version : undefined;
 }

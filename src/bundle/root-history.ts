@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config, NotaryServerConfig } from '../config/load.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { NotaryRemote } from '../trust/notary/remote.js';
-import { signedVersion } from './trust-rollback.js';
+import { signedVersion } from './tuf-version.js';
 
 /**
  * The earlier versions of a repository's root (`<N>.root.json`, as Notary serves them by

@@ -1,7 +1,7 @@
 import { DEFAULTS } from '../config/defaults.js';
-import { isObject } from '../registry/descriptors.js';
 import { BundleError, type BundleManifest } from './bundle-manifest.js';
 import type { ImportedContent, ImportedState } from './imported.js';
+import { signedVersion } from './tuf-version.js';
 
 /**
  * Refuses a bundle whose Notary trust data is older than what this site imported before for the
@@ -32,16 +32,4 @@ export async function refuseTrustRollback(committed: ImportedState, manifest: Bu
 async function versionOf(content: ImportedContent, digest: string): Promise<number | undefined> {
   const bytes = await content.read(digest, DEFAULTS.bundle.smallFileMaxBytes);
   return bytes ? signedVersion(bytes) : undefined;
-}
-
-/** `signed.version` of TUF metadata bytes, or undefined when they are not such metadata. */
-export function signedVersion(bytes: Buffer): number | undefined {
-  try {
-    const parsed: unknown = JSON.parse(bytes.toString('utf8'));
-    const signed = isObject(parsed) ? parsed['signed'] : undefined;
-    const version = isObject(signed) ? signed['version'] : undefined;
-    return typeof version === 'number' && Number.isSafeInteger(version) ? version : undefined;
-  } catch {
-    return undefined;
-  }
 }
