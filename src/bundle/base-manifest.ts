@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { DEFAULTS } from '../config/defaults.js';
 import { errorMessage } from '../errors.js';
 import { BUNDLE_MANIFEST_FILE, BundleError, parseBundleManifest, type BundleManifest } from './bundle-manifest.js';
+import { readSmallFile } from './small-file.js';
 import { readBundleTar } from './tar-io.js';
 
 /** A bundle manifest as read, with the digest of its exact bytes (what the bundle signature covers and an incremental bundle names). */
@@ -18,14 +19,24 @@ export interface ReadManifest {
  * (its first entry is read, nothing more) or its `signet-bundle.json` kept on its own.
  */
 export async function readBaseManifest(path: string): Promise<ReadManifest> {
-  const bytes = (await looksLikeJson(path)) ? await readSmallFile(path) : await firstEntry(path);
+  const bytes = (await looksLikeJson(path))
+    ? await readSmallFile(path, DEFAULTS.bundle.manifestMaxBytes, {
+        tooLarge: () => new BundleError(`${path} is over the limit of ${DEFAULTS.bundle.manifestMaxBytes} bytes: it is not a bundle manifest`),
+        unreadable: (err) => new BundleError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err }),
+      })
+    : await firstEntry(path);
   let manifest: BundleManifest;
   try {
     manifest = parseBundleManifest(bytes);
   } catch (err) {
     throw new BundleError(`--since ${path}: ${errorMessage(err)}`, { cause: err });
   }
-  return { manifest, bytes, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` };
+  return { manifest, bytes, digest: sha256Digest(bytes) };
+}
+
+/** `sha256:<hex>` of `bytes`: how a bundle names its manifest and files. */
+export function sha256Digest(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 /** Reads an entry whole, refusing more than `maxBytes`. */
@@ -60,18 +71,6 @@ async function looksLikeJson(path: string): Promise<boolean> {
     const first = Buffer.alloc(1);
     const { bytesRead } = await handle.read(first, 0, 1, 0);
     return bytesRead === 1 && first[0] === 0x7b; // '{'
-  } finally {
-    await handle.close();
-  }
-}
-
-async function readSmallFile(path: string): Promise<Buffer> {
-  const handle = await openOrExplain(path);
-  try {
-    const { size } = await handle.stat();
-    if (size > DEFAULTS.bundle.manifestMaxBytes)
-      throw new BundleError(`${path} is over the limit of ${DEFAULTS.bundle.manifestMaxBytes} bytes: it is not a bundle manifest`);
-    return await handle.readFile();
   } finally {
     await handle.close();
   }

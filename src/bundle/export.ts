@@ -18,7 +18,7 @@ import {
 } from './bundle-manifest.js';
 import { collectImage, refName, type ImageRequest } from './collect.js';
 import { decisionTools } from './decision-tools.js';
-import { readBaseManifest } from './base-manifest.js';
+import { readBaseManifest, sha256Digest } from './base-manifest.js';
 import { rootHistory } from './root-history.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { signBundleManifest, type BundlePrivateKey } from './signing.js';
@@ -109,13 +109,13 @@ export async function exportBundle(o: ExportOptions): Promise<ExportResult> {
       if (path.startsWith('blobs/')) sources.set(digest, source);
     };
     const addBytes = (bytes: Buffer): string => {
-      const digest = sha256(bytes);
+      const digest = sha256Digest(bytes);
       if (!sources.has(digest)) addFile(blobPath(digest), digest, bytes.length, { kind: 'bytes', bytes });
       return digest;
     };
     const layoutIndex = ociIndex(collected.map((c) => c.image));
-    files.push({ path: 'oci-layout', digest: sha256(OCI_LAYOUT), size: OCI_LAYOUT.length });
-    files.push({ path: 'index.json', digest: sha256(layoutIndex), size: layoutIndex.length });
+    files.push({ path: 'oci-layout', digest: sha256Digest(OCI_LAYOUT), size: OCI_LAYOUT.length });
+    files.push({ path: 'index.json', digest: sha256Digest(layoutIndex), size: layoutIndex.length });
     for (const { manifests } of collected) for (const bytes of manifests.values()) addBytes(bytes);
 
     const notary: Record<string, Record<string, string>> = {};
@@ -179,7 +179,7 @@ export async function exportBundle(o: ExportOptions): Promise<ExportResult> {
       throw err;
     }
     progress.done();
-    return { path: o.output, digest: sha256(manifestBytes), images: manifest.images, files: files.length, bytes, leftToBase: leftToBase.size };
+    return { path: o.output, digest: sha256Digest(manifestBytes), images: manifest.images, files: files.length, bytes, leftToBase: leftToBase.size };
   } finally {
     await tools.close();
     if (ownUpstreams) await Promise.all([...ownUpstreams.values()].map((u) => u.close()));
@@ -240,10 +240,6 @@ async function* verified(body: Readable, file: BundleFile, onBytes: (n: number) 
   }
   const got = `sha256:${hash.digest('hex')}`;
   if (got !== file.digest) throw new BundleError(`the upstream sent bytes for ${file.digest} that hash to ${got}: the bundle was not written; export again`);
-}
-
-function sha256(bytes: Buffer): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 function blobPath(digest: string): string {

@@ -1,4 +1,3 @@
-import { open } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DEFAULTS } from '../config/defaults.js';
@@ -6,6 +5,7 @@ import { formatIssues, type Config } from '../config/load.js';
 import { SignetError, errorMessage } from '../errors.js';
 import { parseImageRef } from '../registry/image-ref.js';
 import type { ImageRequest } from './collect.js';
+import { readSmallFile } from './small-file.js';
 
 /** Bundles name content by sha256 (bundle-manifest.ts). */
 const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
@@ -58,21 +58,12 @@ export function parseImageArgument(config: Config, text: string, platforms: read
 
 /** Reads an images list file (YAML, see imageListSchema); `platforms` applies to entries that name none. */
 export async function readImageList(config: Config, path: string, platforms: readonly string[] = []): Promise<ImageRequest[]> {
-  let text: string;
-  try {
-    const handle = await open(path, 'r');
-    try {
-      const { size } = await handle.stat();
-      if (size > DEFAULTS.bundle.imageListMaxBytes)
-        throw new SignetError('CONFIG_INVALID', `${path}: ${size} bytes, over the limit of ${DEFAULTS.bundle.imageListMaxBytes}: split the list`);
-      text = await handle.readFile('utf8');
-    } finally {
-      await handle.close();
-    }
-  } catch (err) {
-    if (err instanceof SignetError) throw err;
-    throw new SignetError('CONFIG_INVALID', `cannot read the images list ${path}: ${errorMessage(err)}`, { cause: err });
-  }
+  const text = (
+    await readSmallFile(path, DEFAULTS.bundle.imageListMaxBytes, {
+      tooLarge: (size) => new SignetError('CONFIG_INVALID', `${path}: ${size} bytes, over the limit of ${DEFAULTS.bundle.imageListMaxBytes}: split the list`),
+      unreadable: (err) => new SignetError('CONFIG_INVALID', `cannot read the images list ${path}: ${errorMessage(err)}`, { cause: err }),
+    })
+  ).toString('utf8');
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) throw new SignetError('CONFIG_INVALID', `${path}: invalid YAML: ${doc.errors[0]?.message ?? 'parse error'}`);
   const parsed = imageListSchema.safeParse(doc.toJS() ?? {});

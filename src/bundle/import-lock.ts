@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { link, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { SignetError, errorMessage } from '../errors.js';
 import { isNotFound } from '../cache/disk/files.js';
 import { BundleError } from './bundle-manifest.js';
+import { storageError } from './imported.js';
 
 export interface ImportLock {
   release(): Promise<void>;
@@ -150,8 +150,4 @@ async function writeFileFlushed(path: string, text: string): Promise<void> {
   } finally {
     await handle.close();
   }
-}
-
-function storageError(what: string, err: unknown): SignetError {
-  return new SignetError('STORAGE_ERROR', `${what}: ${errorMessage(err)}`, { cause: err });
 }

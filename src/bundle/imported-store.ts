@@ -10,7 +10,7 @@ import { checkRange } from '../cache/content-range.js';
 import { isNotFound } from '../cache/disk/files.js';
 import { printable } from '../registry/names.js';
 import { BundleError } from './bundle-manifest.js';
-import { EMPTY_STATE, type ImportedContent, type ImportedRange, type ImportedState } from './imported.js';
+import { EMPTY_STATE, storageError, type ImportedContent, type ImportedRange, type ImportedState } from './imported.js';
 import { IMPORTED_STATE_SCHEMA, normaliseState } from './imported-state.js';
 import { ImportLockFile, type ImportLock } from './import-lock.js';
 
@@ -475,10 +475,6 @@ async function syncDir(path: string): Promise<void> {
   } finally {
     await handle.close();
   }
-}
-
-function storageError(what: string, err: unknown): SignetError {
-  return new SignetError('STORAGE_ERROR', `${what}: ${errorMessage(err)}`, { cause: err });
 }
 
 function tooLarge(digest: string, size: string, maxBytes: number): BundleError {

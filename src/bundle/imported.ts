@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { SignetError, errorMessage } from '../errors.js';
 
 /**
  * What one repository of an offline upstream holds after imports: the tags that name its images
@@ -50,4 +51,9 @@ export interface ImportedContent {
   open(digest: string, range?: ImportedRange): Promise<Readable | undefined>;
   /** A small stored file whole; undefined when absent; throws BUNDLE_INVALID when over `maxBytes`. */
   read(digest: string, maxBytes: number): Promise<Buffer | undefined>;
+}
+
+/** A file of the imported store that cannot be read or written: the store is broken, never "absent" (fail closed). */
+export function storageError(what: string, err: unknown): SignetError {
+  return new SignetError('STORAGE_ERROR', `${what}: ${errorMessage(err)}`, { cause: err });
 }

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { DEFAULTS } from '../config/defaults.js';
 import { printable } from '../registry/names.js';
 import { BUNDLE_MANIFEST_FILE, BUNDLE_SIGNATURE_FILE, BundleError, parseBundleManifest, type BundleFile } from './bundle-manifest.js';
-import { readEntry, type ReadManifest } from './base-manifest.js';
+import { readEntry, sha256Digest, type ReadManifest } from './base-manifest.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { verifyBundleSignature, type BundlePublicKey } from './signing.js';
 import { bundleFileSize, readBundleTar } from './tar-io.js';
@@ -55,7 +55,7 @@ export async function readBundle(o: ReadBundleOptions): Promise<ReadBundle> {
       const { keyId } = await verifyBundleSignature(manifestBytes, signature, o.keys);
       // Parsed only once the signature is known to be the pinned exporter's.
       const manifest = parseBundleManifest(manifestBytes);
-      signed = { manifest, bytes: manifestBytes, digest: `sha256:${createHash('sha256').update(manifestBytes).digest('hex')}`, keyId };
+      signed = { manifest, bytes: manifestBytes, digest: sha256Digest(manifestBytes), keyId };
       listed = new Map(manifest.files.map((f) => [f.path, f]));
       continue;
     }

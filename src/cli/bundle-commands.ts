@@ -11,6 +11,7 @@ import { importBundle, verifyBundle, type BundleCheckResult } from '../bundle/im
 import { parseImageArgument, readImageList } from '../bundle/image-list.js';
 import { generateBundleKeyPair, readBundlePrivateKey, readBundlePublicKey, type BundlePublicKey } from '../bundle/signing.js';
 import type { ImageRequest } from '../bundle/collect.js';
+import { readSmallFile } from '../bundle/small-file.js';
 
 /** 0 done, 1 refused (a denial, a bundle that does not verify, bad input), 2 could not run. */
 export const BUNDLE_EXIT = { ok: 0, refused: 1, error: 2 } as const;
@@ -173,19 +174,11 @@ async function pinnedKeys(config: Config | undefined, files: readonly string[]):
 }
 
 async function readKeyFile(path: string): Promise<string> {
-  try {
-    const handle = await open(path, 'r');
-    try {
-      const { size } = await handle.stat();
-      if (size > DEFAULTS.bundle.keyMaxBytes) throw new SignetError('CONFIG_INVALID', `${path} is ${size} bytes: not a key file`);
-      return await handle.readFile('utf8');
-    } finally {
-      await handle.close();
-    }
-  } catch (err) {
-    if (err instanceof SignetError) throw err;
-    throw new SignetError('CONFIG_INVALID', `cannot read the key ${path}: ${errorMessage(err)}`, { cause: err });
-  }
+  const bytes = await readSmallFile(path, DEFAULTS.bundle.keyMaxBytes, {
+    tooLarge: (size) => new SignetError('CONFIG_INVALID', `${path} is ${size} bytes: not a key file`),
+    unreadable: (err) => new SignetError('CONFIG_INVALID', `cannot read the key ${path}: ${errorMessage(err)}`, { cause: err }),
+  });
+  return bytes.toString('utf8');
 }
 
 async function writeNew(path: string, text: string, mode: number): Promise<void> {
