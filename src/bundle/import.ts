@@ -72,6 +72,7 @@ export async function verifyBundle(o: VerifyOptions): Promise<BundleCheckResult>
     },
   });
   if (o.config) {
+    requireOffline(o.config, read.manifest);
     const staged = new StagedContent({ state: stateOf(read.manifest), memory });
     await decide(o.config, read, staged, new OverlayTrustState(siteTrustState(o.config)), o);
   }
@@ -93,7 +94,6 @@ export async function importBundle(o: ImportOptions): Promise<BundleCheckResult>
   /** Files this import added to the store: removed again if it is refused (a killed import leaves them for its re-run). */
   const stored: string[] = [];
   try {
-    const offline = offlineNames(o.config);
     const read = await readBundle({
       path: o.path,
       keys: o.keys,
@@ -107,13 +107,7 @@ export async function importBundle(o: ImportOptions): Promise<BundleCheckResult>
       },
     });
     const manifest = read.manifest;
-    for (const image of manifest.images) {
-      if (!offline.has(image.upstream)) {
-        throw new BundleError(
-          `${image.ref}: upstream ${image.upstream} is not an offline upstream of this Signet: add upstreams."${image.upstream}": { offline: true } to its config (with the policy rules for it); nothing was imported`,
-        );
-      }
-    }
+    requireOffline(o.config, manifest);
     const committed = await store.state();
     if (committed.bundles.includes(read.digest)) {
       // Its content is in the index already; merging it again would put back whatever newer
@@ -129,15 +123,27 @@ export async function importBundle(o: ImportOptions): Promise<BundleCheckResult>
     }
     await requirePresent(manifest, store);
     await refuseTrustRollback(committed, manifest, store);
-    const staged = new StagedContent({ state: mergeState(committed, stateOf(manifest)), base: store });
+    const added = stateOf(manifest);
+    const staged = new StagedContent({ state: mergeState(committed, added), base: store });
     await decide(o.config, read, staged, new OverlayTrustState(o.trustState ?? siteTrustState(o.config)), o);
-    await store.commit(mergeState(committed, { ...stateOf(manifest), bundles: [read.digest] }));
+    await store.commit(mergeState(committed, { ...added, bundles: [read.digest] }));
     o.logger.info({ bundle: read.digest, images: manifest.images.length }, 'bundle imported');
     stored.length = 0;
     return { digest: read.digest, keyId: read.keyId, manifest, alreadyImported: false };
   } finally {
     await store.discard(stored).catch((err: unknown) => o.logger.warn({ err: errorMessage(err) }, 'files of the refused import could not be removed'));
     await lock.release();
+  }
+}
+
+/** Every image of the bundle comes from an upstream this config serves offline: the only ones it decides from imported content. */
+function requireOffline(config: Config, manifest: BundleManifest): void {
+  const offline = offlineNames(config);
+  const image = manifest.images.find((i) => !offline.has(i.upstream));
+  if (image) {
+    throw new BundleError(
+      `${image.ref}: upstream ${image.upstream} is not an offline upstream of this config: add upstreams."${image.upstream}": { offline: true } (with the policy rules for it)`,
+    );
   }
 }
 
@@ -189,10 +195,6 @@ async function decide(config: Config, read: ReadBundle, content: ImportedContent
   });
   try {
     for (const image of read.manifest.images) {
-      if (!upstreams.has(image.upstream))
-        throw new BundleError(
-          `${image.ref}: upstream ${image.upstream} is not an offline upstream of this config: add upstreams."${image.upstream}": { offline: true }`,
-        );
       const refused = (why: string): BundleError => new BundleError(`${image.ref} is refused by this site's policy: ${why}; nothing was imported`);
       let collected;
       try {

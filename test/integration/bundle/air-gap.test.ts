@@ -95,6 +95,16 @@ describe('air-gapped bundles: export, import, serve', () => {
     assert.equal(existsSync(`${bundle}.partial`), false);
   });
 
+  test('a bundle of an upstream the config does not serve offline is refused by verify and import', async () => {
+    const { path } = await connected.exportBundle('live.tar', ['docker.io/team/app:cosign']);
+    // The connected config has docker.io as a live upstream: imported content is never served for it.
+    for (const command of ['verify', 'import']) {
+      const result = await signetCli(['bundle', command, path, '--config', connected.connectedConfig, '--key', connected.keys.publicPath]);
+      assert.equal(result.code, 1, `${command}: ${result.stderr}`);
+      assert.match(result.stderr, /docker\.io\/team\/app:cosign: upstream docker\.io is not an offline upstream of this config/, command);
+    }
+  });
+
   test('an isolated policy that does not admit an image refuses the whole import', async () => {
     const { path } = await connected.exportBundle('b2.tar', ['docker.io/team/app:dct', 'docker.io/team/app:cosign']);
     const strict = await connected.isolatedSite({
