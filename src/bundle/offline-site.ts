@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Config } from '../config/load.js';
+import type { Config, UpstreamConfig } from '../config/load.js';
 import type { Upstream } from '../registry/upstream-client.js';
 import type { MetadataFetcher } from '../trust/notary/remote.js';
 import type { ImportedContent } from './imported.js';
@@ -26,4 +26,20 @@ export function offlineUpstreams(
   for (const name of names) upstreams.set(name, new OfflineRegistry({ name, content, ...(logger ? { logger } : {}) }));
   const fetcher = new ImportedNotaryFetcher({ content });
   return { upstreams, notary: (registry) => (names.has(registry) ? fetcher : undefined) };
+}
+
+/**
+ * Every configured upstream: the offline ones answered from `content` (offlineUpstreams), the
+ * others by `live` (the registry client). The server and the CLI's checks see the same site.
+ */
+export function siteUpstreams(
+  config: Config,
+  content: ImportedContent,
+  live: (upstream: UpstreamConfig) => Upstream,
+  logger?: Logger,
+): { upstreams: Map<string, Upstream>; notary: (registry: string) => MetadataFetcher | undefined } {
+  const offline = offlineUpstreams(config, content, logger);
+  const upstreams = new Map<string, Upstream>();
+  for (const u of config.upstreams.values()) upstreams.set(u.name, offline.upstreams.get(u.name) ?? live(u));
+  return { upstreams, notary: offline.notary };
 }

@@ -3,18 +3,14 @@ import { pino, type Logger } from 'pino';
 import type { Config, CosignRequirements, NotaryRequirements } from '../config/load.js';
 import { SignetError, errorMessage } from '../errors.js';
 import { DiskTrustStateStore } from '../cache/disk/trust-state.js';
-import { UpstreamClient, type Upstream } from '../registry/upstream-client.js';
+import { UpstreamClient } from '../registry/upstream-client.js';
 import { DiskImportedStore } from '../bundle/imported-store.js';
-import { offlineUpstreams } from '../bundle/offline-site.js';
-import { decisionTools } from '../bundle/decision-tools.js';
+import { siteUpstreams } from '../bundle/offline-site.js';
+import { decisionTools, type DecisionTools } from '../bundle/decision-tools.js';
 import { parseReference } from '../registry/names.js';
-import { MemoryAuditLog, type AuditRecord } from '../policy/audit-log.js';
-import { Policy } from '../policy/policy.js';
+import type { AuditRecord } from '../policy/audit-log.js';
 import type { VerifiedNotaryRepo } from '../trust/notary/verified-repo.js';
-import { ManifestService, type ServedManifest } from '../proxy/manifests.js';
-import { Router } from '../proxy/router.js';
-import type { CosignTrustSource } from '../trust/cosign/cosign-source.js';
-import type { NotaryTrustSource } from '../trust/notary/notary-source.js';
+import type { ServedManifest } from '../proxy/manifests.js';
 import { parseImageRef, type ImageRef } from '../registry/image-ref.js';
 import { EXIT } from './exit-codes.js';
 
@@ -33,38 +29,29 @@ function imageRef(config: Config, image: string, io: Output): ImageRef | undefin
   }
 }
 
-interface Tools {
-  policy: Policy;
-  notary: NotaryTrustSource;
-  cosign: CosignTrustSource;
-  router: Router;
-  manifests: ManifestService;
-  audit: MemoryAuditLog;
-  close(): Promise<void>;
-}
-
 /**
  * The server's pull path, on in-memory content: the same policy, trust sources and proxy
  * services decide, and the one decision is read back from an in-memory audit log. The persisted
  * trust state is the server's: pinned roots and rollback floors are shared.
  */
-function tools(config: Config): Tools {
+function tools(config: Config): DecisionTools {
   const logger: Logger = pino({ level: 'silent' });
   // Offline upstreams are answered from the imported bundles, as the server answers them.
-  const offline = offlineUpstreams(config, new DiskImportedStore({ root: config.bundles.path, logger }), logger);
-  const upstreams = new Map<string, Upstream>(
-    [...config.upstreams.values()].map((u) => [u.name, offline.upstreams.get(u.name) ?? new UpstreamClient(u, { logger })]),
+  const { upstreams, notary } = siteUpstreams(
+    config,
+    new DiskImportedStore({ root: config.bundles.path, logger }),
+    (u) => new UpstreamClient(u, { logger }),
+    logger,
   );
   const t = decisionTools({
     config,
     upstreams,
     trustState: new DiskTrustStateStore(join(config.storage.path, 'state', 'trust')),
     logger,
-    offlineNotary: offline.notary,
+    offlineNotary: notary,
   });
   return {
     ...t,
-    audit: t.decisions,
     close: async () => {
       await t.close();
       await Promise.all([...upstreams.values()].map((u) => u.close()));
@@ -87,7 +74,7 @@ export async function checkImage(config: Config, image: string, json: boolean, i
     } catch (err) {
       if (!(err instanceof SignetError && err.code === 'DENIED')) throw err;
     }
-    record = t.audit.records.at(-1);
+    record = t.decisions.records.at(-1);
     if (!record) throw new SignetError('INTERNAL', 'no decision was recorded');
   } catch (err) {
     io.err(`signet: ${errorMessage(err)}\n`);
@@ -201,7 +188,7 @@ export async function inspectTrust(config: Config, image: string, json: boolean,
 }
 
 async function inspectCosign(
-  t: Tools,
+  t: DecisionTools,
   ref: ImageRef,
   subject: string,
   requirements: readonly CosignRequirements[],

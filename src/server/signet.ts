@@ -19,7 +19,7 @@ import { Router } from '../proxy/router.js';
 import { TagListService } from '../proxy/tag-list.js';
 import { UpstreamClient, type Upstream } from '../registry/upstream-client.js';
 import { DiskImportedStore } from '../bundle/imported-store.js';
-import { offlineUpstreams } from '../bundle/offline-site.js';
+import { offlineNames, siteUpstreams } from '../bundle/offline-site.js';
 import { Metrics } from './metrics.js';
 import { authMiddleware } from './auth/auth-middleware.js';
 import { rateLimitMiddleware } from './rate-limit.js';
@@ -57,7 +57,7 @@ export class Signet {
   readonly #options: SignetOptions;
   readonly #logger: Logger;
   readonly #storage: Storage;
-  readonly #upstreams = new Map<string, Upstream>();
+  readonly #upstreams: Map<string, Upstream>;
   /** Content imported from bundles, for the offline upstreams (created even when none is offline: it is only read). */
   readonly #imported: DiskImportedStore;
   readonly #audit: AuditLog;
@@ -76,10 +76,8 @@ export class Signet {
     this.#storage = options.storage ?? diskStorage(config, logger, (namespace) => this.metrics.evictions.inc({ namespace }));
     this.#imported = new DiskImportedStore({ root: config.bundles.path, logger, clock });
     // Offline upstreams are answered from imported bundles and never contacted.
-    const offline = offlineUpstreams(config, this.#imported, logger);
-    for (const upstream of config.upstreams.values()) {
-      this.#upstreams.set(upstream.name, offline.upstreams.get(upstream.name) ?? new UpstreamClient(upstream, { logger, observer: this.metrics, clock }));
-    }
+    const site = siteUpstreams(config, this.#imported, (upstream) => new UpstreamClient(upstream, { logger, observer: this.metrics, clock }), logger);
+    this.#upstreams = site.upstreams;
     const router = new Router({
       upstreams: this.#upstreams,
       defaultUpstream: config.defaultUpstream,
@@ -102,7 +100,7 @@ export class Signet {
       missingCacheSeconds: config.trust.missingCacheSeconds,
       clock,
       observer: this.metrics,
-      offlineNotary: offline.notary,
+      offlineNotary: site.notary,
     });
     this.#notary = trust.notary;
     const { cosign } = trust;
@@ -191,7 +189,7 @@ export class Signet {
   async start(): Promise<AddressInfo> {
     const { config } = this.#options;
     await this.#storage.init();
-    if (hasOffline(config)) await this.#imported.init();
+    if (offlineNames(config).size > 0) await this.#imported.init();
     await this.#auth.init();
     const handler = handlerOf(this.app);
     const tls = config.listen.tls;
@@ -340,8 +338,4 @@ async function listen(server: Server, where: { host: string; port: number }, wha
     server.listen(where.port, where.host, () => resolve());
   });
   return server;
-}
-
-function hasOffline(config: SignetOptions['config']): boolean {
-  return [...config.upstreams.values()].some((u) => u.offline === true);
 }
