@@ -102,20 +102,21 @@ export async function exportBundle(o: ExportOptions): Promise<ExportResult> {
     const base = o.since === undefined ? undefined : await readBaseManifest(o.since);
     const carried = new Set(base ? base.manifest.images.flatMap((i) => i.blobs.map((b) => b.digest)) : []);
 
+    /** Path in the tar → where its bytes come from; files in tar order. */
     const sources = new Map<string, Source>();
     const files: BundleFile[] = [];
     const addFile = (path: string, digest: string, size: number, source: Source): void => {
       files.push({ path, digest, size });
-      if (path.startsWith('blobs/')) sources.set(digest, source);
+      sources.set(path, source);
     };
-    const addBytes = (bytes: Buffer): string => {
+    const addBytes = (bytes: Buffer, path?: string): string => {
       const digest = sha256Digest(bytes);
-      if (!sources.has(digest)) addFile(blobPath(digest), digest, bytes.length, { kind: 'bytes', bytes });
+      const at = path ?? blobPath(digest);
+      if (!sources.has(at)) addFile(at, digest, bytes.length, { kind: 'bytes', bytes });
       return digest;
     };
-    const layoutIndex = ociIndex(collected.map((c) => c.image));
-    files.push({ path: 'oci-layout', digest: sha256Digest(OCI_LAYOUT), size: OCI_LAYOUT.length });
-    files.push({ path: 'index.json', digest: sha256Digest(layoutIndex), size: layoutIndex.length });
+    addBytes(OCI_LAYOUT, 'oci-layout');
+    addBytes(ociIndex(collected.map((c) => c.image)), 'index.json');
     for (const { manifests } of collected) for (const bytes of manifests.values()) addBytes(bytes);
 
     const notary: Record<string, Record<string, string>> = {};
@@ -132,7 +133,7 @@ export async function exportBundle(o: ExportOptions): Promise<ExportResult> {
     for (const { image } of collected) {
       for (const blob of image.blobs) {
         await tools.policy.blob({ upstream: image.upstream, repository: image.repository, digest: blob.digest, client: undefined });
-        if (sources.has(blob.digest)) continue;
+        if (sources.has(blobPath(blob.digest))) continue;
         if (carried.has(blob.digest)) {
           leftToBase.add(blob.digest);
           continue;
@@ -160,10 +161,8 @@ export async function exportBundle(o: ExportOptions): Promise<ExportResult> {
       await writer.addBuffer(BUNDLE_MANIFEST_FILE, manifestBytes);
       await writer.addBuffer(BUNDLE_SIGNATURE_FILE, signature);
       for (const file of files) {
-        const source = file.path === 'oci-layout' ? OCI_LAYOUT : file.path === 'index.json' ? layoutIndex : undefined;
-        const planned = sources.get(file.digest);
-        if (source) await writer.addBuffer(file.path, source);
-        else if (planned?.kind === 'bytes') await writer.addBuffer(file.path, planned.bytes);
+        const planned = sources.get(file.path);
+        if (planned?.kind === 'bytes') await writer.addBuffer(file.path, planned.bytes);
         else if (planned?.kind === 'blob') {
           const target = upstreams.get(planned.upstream);
           if (!target) throw new SignetError('INTERNAL', `no client for upstream ${planned.upstream}`);
