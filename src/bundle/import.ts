@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { DiskTrustStateStore } from '../cache/disk/trust-state.js';
+import { siteTrustState } from '../cache/disk/trust-state.js';
 import type { TrustStateStore } from '../cache/ports.js';
 import type { Config } from '../config/load.js';
 import { DEFAULTS } from '../config/defaults.js';
@@ -74,7 +73,7 @@ export async function verifyBundle(o: VerifyOptions): Promise<BundleCheckResult>
   if (o.config) {
     requireOffline(o.config, read.manifest);
     const staged = new StagedContent({ state: stateOf(read.manifest), memory });
-    await decide(o.config, read, staged, new OverlayTrustState(siteTrustState(o.config)), o);
+    await decide(o.config, read, staged, new OverlayTrustState(siteTrustState(o.config.storage.path)), o);
   }
   return { digest: read.digest, keyId: read.keyId, manifest: read.manifest };
 }
@@ -84,8 +83,8 @@ export async function verifyBundle(o: VerifyOptions): Promise<BundleCheckResult>
  * stored under its digest as it passes (hashed; a mismatch is refused and deleted); then every
  * image is re-decided by this site's own policy, pinned roots and trust state, entirely
  * offline, on the staged content; only when all are admitted does the new index replace the old
- * in one rename. A refused or interrupted import leaves the index as it was: the files it stored
- * are unreferenced, and a re-run finds them present.
+ * in one rename. A refused or interrupted import leaves the index as it was; a refused one removes
+ * the files it stored, an interrupted one leaves them for its re-run to find present.
  */
 export async function importBundle(o: ImportOptions): Promise<BundleCheckResult> {
   const store = new DiskImportedStore({ root: o.config.bundles.path, logger: o.logger, ...(o.clock ? { clock: o.clock } : {}) });
@@ -125,7 +124,7 @@ export async function importBundle(o: ImportOptions): Promise<BundleCheckResult>
     await refuseTrustRollback(committed, manifest, store);
     const added = stateOf(manifest);
     const staged = new StagedContent({ state: mergeState(committed, added), base: store });
-    await decide(o.config, read, staged, new OverlayTrustState(o.trustState ?? siteTrustState(o.config)), o);
+    await decide(o.config, read, staged, new OverlayTrustState(o.trustState ?? siteTrustState(o.config.storage.path)), o);
     await store.commit(mergeState(committed, { ...added, bundles: [read.digest] }));
     o.logger.info({ bundle: read.digest, images: manifest.images.length }, 'bundle imported');
     stored.length = 0;
@@ -225,8 +224,4 @@ async function decide(config: Config, read: ReadBundle, content: ImportedContent
   } finally {
     await tools.close();
   }
-}
-
-function siteTrustState(config: Config): TrustStateStore {
-  return new DiskTrustStateStore(join(config.storage.path, 'state', 'trust'));
 }

@@ -1,8 +1,7 @@
-import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Config, CosignRequirements, NotaryRequirements } from '../config/load.js';
 import { SignetError, errorMessage } from '../errors.js';
-import { DiskTrustStateStore } from '../cache/disk/trust-state.js';
+import { siteTrustState } from '../cache/disk/trust-state.js';
 import { UpstreamClient } from '../registry/upstream-client.js';
 import { DiskImportedStore } from '../bundle/imported-store.js';
 import { siteUpstreams } from '../bundle/offline-site.js';
@@ -46,7 +45,7 @@ function tools(config: Config): DecisionTools {
   const t = decisionTools({
     config,
     upstreams,
-    trustState: new DiskTrustStateStore(join(config.storage.path, 'state', 'trust')),
+    trustState: siteTrustState(config.storage.path),
     logger,
     offlineNotary: notary,
   });

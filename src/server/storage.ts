@@ -5,7 +5,7 @@ import type { BlobStore, ManifestStore, ProvenanceStore, TagStore, TrustStateSto
 import { DiskContent } from '../cache/disk/content.js';
 import { DiskProvenanceStore } from '../cache/disk/provenance.js';
 import { DiskTagStore } from '../cache/disk/tags.js';
-import { DiskTrustStateStore } from '../cache/disk/trust-state.js';
+import { siteTrustState } from '../cache/disk/trust-state.js';
 import { MemoizedManifests } from '../cache/memoized-manifests.js';
 
 /** Every storage port Signet uses, built from the config; a backend is chosen here and nowhere else. */
@@ -33,7 +33,7 @@ export function diskStorage(config: Pick<Config, 'storage' | 'cache'>, logger: L
     manifests: new MemoizedManifests(content.manifests, { maxBytes: config.cache.manifestMemoryBytes, logger }),
     tags: new DiskTagStore({ root: state, logger }),
     provenance: new DiskProvenanceStore({ root: state }),
-    trustState: new DiskTrustStateStore(join(state, 'trust')),
+    trustState: siteTrustState(config.storage.path),
     init: () => content.init(),
     close: () => content.flush(),
   };

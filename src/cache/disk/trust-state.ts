@@ -5,6 +5,15 @@ import type { TrustStateStore } from '../ports.js';
 import { checkVersions } from '../trust-versions.js';
 import { isNotFound, safeSegment, writeFileAtomic } from './files.js';
 
+/**
+ * A site's trust state, where the server keeps it (`<storage.path>/state/trust`): the commands
+ * that decide outside the server (check, trust inspect, bundle import) share its pinned roots
+ * and rollback floors.
+ */
+export function siteTrustState(storagePath: string): DiskTrustStateStore {
+  return new DiskTrustStateStore(join(storagePath, 'state', 'trust'));
+}
+
 /** The rollback floors of a name live next to its metadata files. */
 const VERSIONS_FILE = 'versions';
 
