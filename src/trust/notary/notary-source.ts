@@ -169,23 +169,8 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
 
   #repository(subject: { registry: string; repository: string }, requirement: NotaryRequirements): Promise<VerifiedNotaryRepo> {
     const imported = this.#o.offline?.(subject.registry);
-    if (imported) {
-      // Imported trust data is keyed by GUN; a configured server only lends its GUN template.
-      const server = requirement.server ?? this.#o.servers?.get(subject.registry) ?? offlineServer(subject.registry);
-      const name = server.gun.replaceAll('{registry}', subject.registry).replaceAll('{repository}', subject.repository);
-      return this.load(
-        { name },
-        {
-          server,
-          roots: requirement.roots,
-          path: requirement.path,
-          fetcher: imported,
-          scope: `imported:${subject.registry}`,
-          expiryGraceMs: (requirement.offlineExpiryGraceDays ?? 0) * DAY_MS,
-        },
-      );
-    }
-    const server = requirement.server ?? this.#o.servers?.get(subject.registry);
+    // Imported trust data is keyed by GUN: for an offline upstream a configured server only lends its GUN template.
+    const server = requirement.server ?? this.#o.servers?.get(subject.registry) ?? (imported ? offlineServer(subject.registry) : undefined);
     const where = `${subject.registry}/${subject.repository}`;
     if (!server) {
       throw new Denial(
@@ -195,7 +180,10 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
       );
     }
     const name = server.gun.replaceAll('{registry}', subject.registry).replaceAll('{repository}', subject.repository);
-    return this.load({ name }, { server, roots: requirement.roots, path: requirement.path });
+    const offline = imported
+      ? { fetcher: imported, scope: `imported:${subject.registry}`, expiryGraceMs: (requirement.offlineExpiryGraceDays ?? 0) * DAY_MS }
+      : {};
+    return this.load({ name }, { server, roots: requirement.roots, path: requirement.path, ...offline });
   }
 
   /** Brings the trust data of `request.name` (a GUN) up to date and verifies it; throws a Denial. */
