@@ -1,13 +1,12 @@
 import type { Logger } from 'pino';
-import { LRUCache } from 'lru-cache';
 import { DEFAULTS } from '../../config/defaults.js';
 import type { CosignRequirements } from '../../config/load.js';
 import { SignetError, errorMessage } from '../../errors.js';
-import { Inflight } from '../../cache/inflight.js';
 import type { ReferrerDescriptor, SignatureFetcher } from '../../registry/referrers.js';
 import { SIGNATURE_MEDIA_TYPES } from '../../registry/media-types.js';
 import { cosignTag } from '../../registry/signature-artifacts.js';
-import { DenialCache } from '../denial-cache.js';
+import { DigestVerdicts } from '../digest-verdicts.js';
+import { mostTelling } from '../most-telling.js';
 import { Denial, type Admission, type DenyReason, type Evidence, type Subject, type TrustSource } from '../source.js';
 import { readSignatureArtifact, type FoundSignature } from './artifacts.js';
 import type { CosignVerifier, PreparedRequirement, VerifiedSignature } from './verifier-port.js';
@@ -22,11 +21,6 @@ export interface CosignSourceOptions {
   /** Seconds a denial (no signature, wrong signer, ...) is reused: pulls of unsigned images do not refetch every time. */
   deniedCacheSeconds: number;
   clock?: () => number;
-}
-
-interface Verdict {
-  admission: Admission;
-  checkedAt: number;
 }
 
 /** Bundle artifact types cosign 3 attaches (and the older `;version=` spellings sigstore-js reads). */
@@ -74,22 +68,19 @@ const REASON_ORDER: readonly DenyReason[] = [
 export class CosignTrustSource implements TrustSource<CosignRequirements> {
   readonly format = 'cosign';
   readonly #o: CosignSourceOptions;
-  readonly #clock: () => number;
-  readonly #verdicts: LRUCache<string, Verdict>;
-  /**
-   * Denials (no signature, wrong signer, ...) for deniedCacheSeconds, apart from the verified
-   * verdicts: digests and names come from clients, and a flood of denied ones must not evict
-   * what was verified (each legitimate pull would fetch its signatures again).
-   */
-  readonly #denied: DenialCache;
-  readonly #inflight = new Inflight<Admission>();
+  /** Verified verdicts for freshnessSeconds, denials apart for deniedCacheSeconds. */
+  readonly #verdicts: DigestVerdicts;
   readonly #prepared = new WeakMap<CosignRequirements, PreparedRequirement>();
 
   constructor(options: CosignSourceOptions) {
     this.#o = options;
-    this.#clock = options.clock ?? Date.now;
-    this.#verdicts = new LRUCache({ max: DEFAULTS.trustStateMemoryEntries });
-    this.#denied = new DenialCache({ max: DEFAULTS.trustDenialMemoryEntries, ttlMs: options.deniedCacheSeconds * 1000, clock: this.#clock });
+    this.#verdicts = new DigestVerdicts({
+      format: 'cosign',
+      logger: options.logger,
+      freshnessSeconds: options.freshnessSeconds,
+      deniedCacheSeconds: options.deniedCacheSeconds,
+      clock: options.clock ?? Date.now,
+    });
   }
 
   /** Builds (once) the trust material of a requirement; a bad key or trusted root is a config error. */
@@ -104,32 +95,7 @@ export class CosignTrustSource implements TrustSource<CosignRequirements> {
 
   async verify(subject: Subject, requirement: CosignRequirements): Promise<Admission> {
     const key = `${subject.registry}/${subject.repository}@${subject.digest} ${requirement.path}`;
-    const denied = this.#denied.get(key);
-    if (denied) throw denied;
-    const cached = this.#verdicts.get(key);
-    if (cached && this.#clock() - cached.checkedAt < this.#o.freshnessSeconds * 1000) return { ...cached.admission, confirmedAt: cached.checkedAt };
-    return this.#inflight.run(key, async () => {
-      try {
-        const admission = await this.#verify(subject, requirement);
-        const checkedAt = this.#clock();
-        this.#verdicts.set(key, { admission, checkedAt });
-        return { ...admission, confirmedAt: checkedAt };
-      } catch (err) {
-        if (!(err instanceof Denial)) throw err;
-        if (err.reason === 'signatures_unavailable') {
-          // The registry is unreachable: what was verified stays verified until it can be asked again.
-          if (cached) {
-            this.#o.logger.warn({ subject: key, err: err.message }, 'registry unreachable; using the last verified cosign verdict');
-            return { ...cached.admission, confirmedAt: cached.checkedAt };
-          }
-          throw err;
-        }
-        // A signature that no longer verifies (removed, key revoked) ends the verified verdict.
-        this.#verdicts.delete(key);
-        this.#denied.set(key, err);
-        throw err;
-      }
-    });
+    return this.#verdicts.admit(key, () => this.#verify(subject, requirement));
   }
 
   async #verify(subject: Subject, requirement: CosignRequirements): Promise<Admission> {
@@ -163,6 +129,8 @@ export class CosignTrustSource implements TrustSource<CosignRequirements> {
     throw mostTelling(
       examined.flatMap((e) => (e.outcome instanceof Denial ? [e.outcome] : [])),
       where,
+      REASON_ORDER,
+      'cosign',
     );
   }
 
@@ -238,25 +206,6 @@ function asDenial(err: unknown, where: string): Denial {
     `the cosign signatures of ${where} could not be fetched: ${errorMessage(err)}; the pull is refused until they can be checked`,
     {
       cause: err,
-    },
-  );
-}
-
-function mostTelling(denials: readonly Denial[], where: string): Denial {
-  const rank = (d: Denial): number => {
-    const i = REASON_ORDER.indexOf(d.reason);
-    return i < 0 ? REASON_ORDER.length : i;
-  };
-  const sorted = [...denials].sort((a, b) => rank(a) - rank(b));
-  const first = sorted[0];
-  if (!first) return new Denial('no_signature', `${where} has no cosign signature`);
-  const others = new Set(sorted.slice(1).map((d) => d.message));
-  others.delete(first.message);
-  return new Denial(
-    first.reason,
-    others.size > 0 ? `${first.message} (and ${others.size} other signature(s) refused: ${[...others].join('; ')})` : first.message,
-    {
-      cause: first,
     },
   );
 }

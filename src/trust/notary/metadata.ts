@@ -10,7 +10,7 @@ import { TrustError } from './errors.js';
 import { isJsonObject, parseJson, type JsonObject, type JsonValue } from './json-parse.js';
 import { publicKeyRecordSchema, type PublicKeyRecord } from './keys.js';
 import { DEFAULTS } from '../../config/defaults.js';
-import { parseRfc3339 } from './rfc3339.js';
+import { parseRfc3339 } from '../rfc3339.js';
 import { BASE_ROLES, delegationNameProblem, isTargetsRole, isValidRoleName } from './role-names.js';
 
 export interface Signature {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseSigned } from '../../../../src/trust/notary/metadata.js';
 import { checkHashes, checkLength, checkNotExpired, checkVersion } from '../../../../src/trust/notary/metadata-checks.js';
 import { delegationNameProblem, goPathClean, isDelegationName } from '../../../../src/trust/notary/role-names.js';
-import { parseRfc3339 } from '../../../../src/trust/notary/rfc3339.js';
+import { parseRfc3339 } from '../../../../src/trust/rfc3339.js';
 import { isTrustError } from '../../../../src/trust/notary/errors.js';
 import { fixtureBytes } from '../../../harness/notary-fixtures.js';
 
