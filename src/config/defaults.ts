@@ -70,6 +70,15 @@ export const DEFAULTS = {
   referrersIndexMaxBytes: 4 * 1024 ** 2, // bytes of one referrers index (API answer or tag-schema index)
   signatureManifestMaxBytes: 256 * 1024, // bytes of one signature artifact manifest
   signatureBlobMaxBytes: 1024 ** 2, // bytes of one signature artifact blob (payload, bundle, envelope)
+  revocationTimeoutMs: 5_000, // ms for one OCSP or CRL request, connection to last byte
+  revocationResponseMaxBytes: 10 * 1024 ** 2, // bytes of one OCSP response or CRL (CRLs of large CAs reach megabytes)
+  revocationCacheEntries: 10_000, // OCSP and CRL answers kept until their nextUpdate (entries)
+  notationTrustStoreFileMaxBytes: 1024 ** 2, // bytes of one certificate file of a Notation trust store
+  notationTrustStoreMaxCertificates: 1_000, // certificates in one Notation trust store
+  notationTrustPolicyMaxBytes: 1024 ** 2, // bytes of a trustpolicy.oci.json file
+  timestampTokenMaxCertificates: 32, // certificates an RFC 3161 token may carry (a TSA sends its chain, a handful at most)
+  timestampChainMaxDepth: 8, // certificates in a timestamp authority's chain, root included
+  revocationClockSkewMs: 5 * 60 * 1000, // ms an RFC 3161 genTime, OCSP answer or CRL may be ahead of Signet's clock
   signatureArtifactsMax: 64, // signature artifacts of one digest whose contents are fetched (entries)
 
   // Notary v1 trust server client (Notary's own client: notary/client, tuf/client).
