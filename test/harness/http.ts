@@ -141,3 +141,17 @@ export function assertOciError(
   assert.ok(error.message.length > 0, 'empty error message');
   return error;
 }
+
+/** The first error of a `403 DENIED` body with Signet's `detail.reason`. */
+export function denialOf(body: Buffer | string): { code: string; message: string; reason: string | undefined } {
+  const text = Buffer.isBuffer(body) ? body.toString('utf8') : body;
+  const first = (JSON.parse(text) as { errors: Array<{ code: string; message: string; detail?: { reason?: string } }> }).errors[0];
+  assert.ok(first, text);
+  return { code: first.code, message: first.message, reason: first.detail?.reason };
+}
+
+/** GET of a registry path with the manifest media types accepted; the whole body. */
+export async function getWithManifestAccept(origin: string, path: string, accept: string): Promise<{ status: number; body: Buffer; headers: Headers }> {
+  const res = await fetch(`${origin}${path}`, { headers: { accept } });
+  return { status: res.status, body: Buffer.from(await res.arrayBuffer()), headers: res.headers };
+}

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stopAll } from '../../../harness/cleanup.js';
+import { denialOf, getWithManifestAccept } from '../../../harness/http.js';
 import {
   PREDICATE_TYPES,
   cosignKeyPair,
@@ -28,16 +29,11 @@ import { makeTempDir, removeDir } from '../../../harness/tmp.js';
 const ISSUER = 'https://token.actions.githubusercontent.com';
 const RELEASE = 'https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1';
 
-async function get(signet: Signet, path: string): Promise<{ status: number; body: Buffer; headers: Headers }> {
-  const res = await fetch(`${signet.url}${path}`, { headers: { accept: MANIFEST_ACCEPT } });
-  return { status: res.status, body: Buffer.from(await res.arrayBuffer()), headers: res.headers };
+function get(signet: Signet, path: string): Promise<{ status: number; body: Buffer; headers: Headers }> {
+  return getWithManifestAccept(signet.url, path, MANIFEST_ACCEPT);
 }
 
-function denial(body: Buffer): { reason: string | undefined; message: string } {
-  const first = (JSON.parse(body.toString('utf8')) as { errors: Array<{ message: string; detail?: { reason?: string } }> }).errors[0];
-  assert.ok(first, body.toString());
-  return { reason: first.detail?.reason, message: first.message };
-}
+const denial = denialOf;
 
 describe('cosign enforcement (real registry, mock Sigstore)', () => {
   let registry: Registry;
