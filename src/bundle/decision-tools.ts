@@ -14,6 +14,7 @@ import type { ProxyMetrics } from '../proxy/observer.js';
 import { Router } from '../proxy/router.js';
 import { createTrustSources } from '../proxy/trust-sources.js';
 import type { CosignTrustSource } from '../trust/cosign/cosign-source.js';
+import type { NotationTrustSource } from '../trust/notation/notation-source.js';
 import type { NotaryTrustSource } from '../trust/notary/notary-source.js';
 
 const NO_COUNT = { inc: () => undefined };
@@ -45,6 +46,7 @@ export interface DecisionTools {
   policy: Policy;
   notary: NotaryTrustSource;
   cosign: CosignTrustSource;
+  notation: NotationTrustSource;
   manifests: ManifestService;
   /** The decisions taken, in order. */
   decisions: MemoryAuditLog;
@@ -82,7 +84,7 @@ export function decisionTools(o: DecisionToolsOptions): DecisionTools {
   });
   const policy = new Policy({
     config: o.config,
-    sources: { notary: trust.notary, cosign: trust.cosign },
+    sources: { notary: trust.notary, cosign: trust.cosign, notation: trust.notation },
     provenance: new MemoryProvenanceStore(),
     audit,
     ...clock,
@@ -107,6 +109,7 @@ export function decisionTools(o: DecisionToolsOptions): DecisionTools {
     policy,
     notary: trust.notary,
     cosign: trust.cosign,
+    notation: trust.notation,
     manifests,
     decisions,
     signaturesOf: (upstream) => trust.fetcherFor(upstream),

@@ -133,10 +133,16 @@ async function verifyConfig(args: string[]): Promise<number> {
   }
   try {
     const config = await loadConfigFile(path);
-    // Keys and trusted roots must also be usable as trust material, as `serve` will need them.
+    // Keys, trusted roots, trust policies and trust stores must also be usable as trust material, as `serve` will need them.
     const { createSigstoreVerifier } = await import('../trust/cosign/sigstore-verifier.js');
+    const { prepareNotation } = await import('../trust/notation/prepare.js');
     const cosign = createSigstoreVerifier();
-    for (const rule of config.policy.rules) for (const entry of rule.require.entries) if (entry.format === 'cosign') cosign.prepare(entry.requirement);
+    for (const rule of config.policy.rules) {
+      for (const entry of rule.require.entries) {
+        if (entry.format === 'cosign') cosign.prepare(entry.requirement);
+        if (entry.format === 'notation') prepareNotation(entry.requirement);
+      }
+    }
     process.stdout.write(`${path}: valid (${config.upstreams.size} upstream(s), default ${config.defaultUpstream ?? 'none'})\n`);
     return 0;
   } catch (err) {

@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import type { Config, CosignRequirements, NotaryRequirements } from '../config/load.js';
+import type { Config, CosignRequirements, NotaryRequirements, NotationRequirements } from '../config/load.js';
 import { SignetError, errorMessage } from '../errors.js';
 import { siteTrustState } from '../cache/disk/trust-state.js';
 import { UpstreamClient } from '../registry/upstream-client.js';
@@ -9,6 +9,7 @@ import { decisionTools, type DecisionTools } from '../bundle/decision-tools.js';
 import { parseReference } from '../registry/names.js';
 import type { AuditRecord } from '../policy/audit-log.js';
 import type { VerifiedNotaryRepo } from '../trust/notary/verified-repo.js';
+import type { Evidence } from '../trust/source.js';
 import type { ServedManifest } from '../proxy/manifests.js';
 import { parseImageRef, type ImageRef } from '../registry/image-ref.js';
 import { EXIT } from './exit-codes.js';
@@ -105,12 +106,15 @@ export async function checkImage(config: Config, image: string, json: boolean, i
     for (const e of record.evidence ?? []) {
       if (e.format === 'notary') continue;
       const details = [
-        e.key ? `key ${e.key}` : undefined,
+        e.key ? `${e.format === 'notation' ? 'trusted identity' : 'key'} ${e.key}` : undefined,
         e.issuer ? `issuer ${e.issuer}` : undefined,
         e.logIndex === undefined ? undefined : `log index ${e.logIndex}`,
         e.signedAt ? `signed ${e.signedAt.toISOString()}` : undefined,
+        e.timestampAuthority ? `timestamped by ${e.timestampAuthority}` : undefined,
+        e.level ? `level ${e.level}` : undefined,
       ].filter((d) => d !== undefined);
       lines.push(`  ${e.format}: ${e.signer}${details.length ? ` (${details.join(', ')})` : ''}`);
+      for (const l of e.logged ?? []) lines.push(`    logged, not enforced: ${l}`);
     }
     lines.push(`  reason:  ${record.reason}`);
     if (record.verdict !== 'allowed' && record.message) lines.push(`  ${record.message}`);
@@ -131,9 +135,10 @@ export async function inspectTrust(config: Config, image: string, json: boolean,
   const t = tools(config);
   const resolved = t.policy.resolve(ref.registry, ref.repository);
   const cosign = resolved.require.entries.flatMap((e) => (e.format === 'cosign' ? [e.requirement] : []));
-  if (cosign.length > 0 && !resolved.require.entries.some((e) => e.format === 'notary')) {
+  const notation = resolved.require.entries.flatMap((e) => (e.format === 'notation' ? [e.requirement] : []));
+  if (cosign.length + notation.length > 0 && !resolved.require.entries.some((e) => e.format === 'notary')) {
     try {
-      return await inspectCosign(t, ref, resolved.subject, cosign, json, io);
+      return await inspectDigestSignatures(t, ref, resolved.subject, { cosign, notation }, json, io);
     } catch (err) {
       io.err(`signet: ${errorMessage(err)}\n`);
       return err instanceof SignetError && err.code === 'DENIED' ? EXIT.denied : EXIT.error;
@@ -186,29 +191,63 @@ export async function inspectTrust(config: Config, image: string, json: boolean,
   return EXIT.allowed;
 }
 
-async function inspectCosign(
+async function inspectDigestSignatures(
   t: DecisionTools,
   ref: ImageRef,
   subject: string,
-  requirements: readonly CosignRequirements[],
+  requirements: { cosign: readonly CosignRequirements[]; notation: readonly NotationRequirements[] },
   json: boolean,
   io: Output,
 ): Promise<number> {
   const tag = ref.tag ?? 'latest';
   const target = t.router.resolve(ref.repository, ref.registry);
   const manifest = await t.manifests.resolveTag(target, tag);
-  const rules = [];
-  for (const requirement of requirements) {
-    const signatures = await t.cosign.inspect({ registry: ref.registry, repository: ref.repository, digest: manifest.digest }, requirement);
+  const signed = { registry: ref.registry, repository: ref.repository, digest: manifest.digest };
+  const rules: InspectedRule[] = [];
+  for (const requirement of requirements.cosign) {
+    const signatures = await t.cosign.inspect(signed, requirement);
     rules.push({
+      format: 'cosign',
       requirement: requirement.path,
       threshold: requirement.threshold,
       signatures: signatures.map((s) => ({
         kind: s.kind,
         artifact: s.artifact.digest,
-        foundIn: s.artifact.tag ? `${s.artifact.source} ${s.artifact.tag}` : s.artifact.source,
+        foundIn: foundIn(s.artifact),
         ...(s.outcome.ok
           ? { verified: true as const, signer: s.outcome.signature.signer, evidence: s.outcome.signature.evidence }
+          : { verified: false as const, reason: s.outcome.reason, message: s.outcome.message }),
+      })),
+    });
+  }
+  for (const requirement of requirements.notation) {
+    const { statement, signatures } = await t.notation.inspect(signed, requirement);
+    rules.push({
+      format: 'notation',
+      requirement: requirement.path,
+      threshold: requirement.threshold,
+      statement: { name: statement.name, level: statement.level },
+      signatures: signatures.map((s) => ({
+        kind: 'notation',
+        artifact: s.artifact.digest,
+        foundIn: foundIn(s.artifact),
+        ...(s.outcome.ok
+          ? {
+              verified: true as const,
+              signer: s.outcome.signature.subject,
+              evidence: {
+                format: 'notation',
+                signer: s.outcome.signature.subject,
+                issuer: s.outcome.signature.issuer,
+                signedAt: s.outcome.signature.timestamp?.genTime ?? s.outcome.signature.signingTime,
+                ...(s.outcome.signature.timestamp ? { timestampAuthority: s.outcome.signature.timestamp.tsa } : {}),
+                level: s.outcome.signature.level,
+                ...(s.outcome.signature.logged.length > 0 ? { logged: s.outcome.signature.logged.map((l) => `${l.check}: ${l.message}`) } : {}),
+              },
+              envelope: s.outcome.signature.format,
+              scheme: s.outcome.signature.scheme,
+              identity: s.outcome.signature.identity,
+            }
           : { verified: false as const, reason: s.outcome.reason, message: s.outcome.message }),
       })),
     });
@@ -218,13 +257,14 @@ async function inspectCosign(
     io.out(`${JSON.stringify(report, null, 2)}\n`);
     return EXIT.allowed;
   }
-  const lines = [`cosign signatures of ${report.image} (${report.digest}):`];
+  const lines = [`Signatures of ${report.image} (${report.digest}):`];
   for (const rule of rules) {
     const counted = new Set(rule.signatures.flatMap((s) => (s.verified ? [s.signer] : []))).size;
-    lines.push(`  ${rule.requirement}: ${counted} distinct signer(s) verified, ${rule.threshold} required`);
+    const statement = rule.statement ? `, trust policy statement "${rule.statement.name}" level ${rule.statement.level}` : '';
+    lines.push(`  ${rule.requirement}: ${counted} distinct signer(s) verified, ${rule.threshold} required${statement}`);
     if (rule.signatures.length === 0) lines.push('    (no signatures found)');
     for (const s of rule.signatures) {
-      const head = `    ${s.kind.padEnd(6)} ${s.artifact} (${s.foundIn})`;
+      const head = `    ${s.kind.padEnd(8)} ${s.artifact} (${s.foundIn})`;
       if (!s.verified) {
         lines.push(`${head}  NOT COUNTED ${s.reason}: ${s.message}`);
         continue;
@@ -234,10 +274,28 @@ async function inspectCosign(
         e.issuer ? `issuer ${e.issuer}` : undefined,
         e.logIndex === undefined ? undefined : `log index ${e.logIndex}`,
         e.signedAt ? `signed ${e.signedAt.toISOString()}` : undefined,
+        e.timestampAuthority ? `timestamped by ${e.timestampAuthority}` : undefined,
       ].filter((d) => d !== undefined);
       lines.push(`${head}  OK ${s.signer}${details.length ? ` (${details.join(', ')})` : ''}`);
+      for (const l of e.logged ?? []) lines.push(`      logged, not enforced: ${l}`);
     }
   }
   io.out(`${lines.join('\n')}\n`);
   return EXIT.allowed;
+}
+
+interface InspectedRule {
+  format: 'cosign' | 'notation';
+  requirement: string;
+  threshold: number;
+  statement?: { name: string; level: string };
+  signatures: Array<
+    { kind: string; artifact: string; foundIn: string } & (
+      { verified: true; signer: string; evidence: Evidence } | { verified: false; reason: string; message: string }
+    )
+  >;
+}
+
+function foundIn(artifact: { source: string; tag: string | undefined }): string {
+  return artifact.tag ? `${artifact.source} ${artifact.tag}` : artifact.source;
 }

@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { SignetError, errorMessage } from '../errors.js';
+import { DEFAULTS } from './defaults.js';
 import { configSchema, type ParsedConfig, type PolicyMode } from './schema.js';
 import { Secret } from './secret.js';
 
@@ -61,8 +62,26 @@ export interface CosignRequirements {
   path: string;
 }
 
+/** The certificate files of Notation trust stores, by type and name, as read. */
+export type NotationStoreFiles = Record<'ca' | 'signingAuthority' | 'tsa', Record<string, Array<{ path: string; pem: string }>>>;
+
+export interface NotationRequirements {
+  /** The trust policy document as read (validated by the Notation source), and where it came from. */
+  trustPolicy: { path: string; json: unknown };
+  /** A notation trust store directory (`x509/<type>/<name>/`), or the files of each store given inline. */
+  trustStore: { kind: 'directory'; path: string } | { kind: 'inline'; stores: NotationStoreFiles };
+  threshold: number;
+  /** Repository holding the signatures, at the same upstream. */
+  repository: string | undefined;
+  /** Config path of the requirement, for messages ("policy.rules.2.require.notation"). */
+  path: string;
+}
+
 /** One format's requirement; adding a format adds a member here and a source in src/trust. */
-export type FormatRequirement = { format: 'notary'; requirement: NotaryRequirements } | { format: 'cosign'; requirement: CosignRequirements };
+export type FormatRequirement =
+  | { format: 'notary'; requirement: NotaryRequirements }
+  | { format: 'cosign'; requirement: CosignRequirements }
+  | { format: 'notation'; requirement: NotationRequirements };
 
 /**
  * What a rule requires: every entry (`allOf`) or at least one (`anyOf`). A rule without
@@ -169,7 +188,12 @@ export interface Config {
     auditRepeatSeconds: number;
     defaultRequire: RequirementSet;
   };
-  trust: { freshnessSeconds: number; missingCacheSeconds: number };
+  trust: {
+    freshnessSeconds: number;
+    missingCacheSeconds: number;
+    /** Where certificate revocation may be checked (OCSP responders, CRL distribution points) and its limits. */
+    revocation: { allowedHosts: string[]; timeoutMs: number; maxResponseBytes: number };
+  };
   /** Air-gapped bundles: the pinned signing keys (PEM Ed25519 public keys) and where imported content lives. */
   bundles: { keys: Array<{ path: string; pem: string }>; path: string };
   log: { level: ParsedConfig['log']['level'] };
@@ -228,10 +252,14 @@ type RawNotary = NonNullable<NonNullable<ParsedConfig['upstreams'][string]['trus
 type RawFormats = NonNullable<NonNullable<ParsedConfig['policy']['rules'][number]['require']>['anyOf']>[number];
 type RawRequirements = NonNullable<ParsedConfig['policy']['rules'][number]['require']>;
 
-function readSecretFile(source: string, path: string, file: string): string {
+function readSecretFile(source: string, path: string, file: string, maxBytes?: number): string {
   try {
+    if (maxBytes !== undefined && statSync(file).size > maxBytes) {
+      throw new SignetError('CONFIG_INVALID', `${source}: ${path}: ${file} is over the ${maxBytes}-byte limit`);
+    }
     return readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof SignetError) throw err;
     throw new SignetError('CONFIG_INVALID', `${source}: ${path}: cannot read ${file}: ${errorMessage(err)}`);
   }
 }
@@ -316,8 +344,47 @@ function resolveCosignRequirements(r: NonNullable<RawFormats['cosign']>, source:
   };
 }
 
+function resolveNotationRequirements(r: NonNullable<RawFormats['notation']>, source: string, path: string): NotationRequirements {
+  let trustPolicy: NotationRequirements['trustPolicy'];
+  if (typeof r.trustPolicy === 'string') {
+    const text = readSecretFile(source, `${path}.trustPolicy`, r.trustPolicy, DEFAULTS.notationTrustPolicyMaxBytes);
+    try {
+      trustPolicy = { path: r.trustPolicy, json: JSON.parse(text) as unknown };
+    } catch (err) {
+      throw new SignetError('CONFIG_INVALID', `${source}: ${path}.trustPolicy: ${r.trustPolicy} is not JSON: ${errorMessage(err)}`);
+    }
+  } else {
+    trustPolicy = { path: `${path}.trustPolicy`, json: r.trustPolicy };
+  }
+  let trustStore: NotationRequirements['trustStore'];
+  if (r.trustStores !== undefined) {
+    const inline = r.trustStores;
+    const read = (stores: Record<string, string[]>, type: string): Record<string, Array<{ path: string; pem: string }>> =>
+      Object.fromEntries(
+        Object.entries(stores).map(([name, files]) => [
+          name,
+          files.map((file, i) => ({
+            path: file,
+            pem: readSecretFile(source, `${path}.trustStores.${type}.${name}.${i}`, file, DEFAULTS.notationTrustStoreFileMaxBytes),
+          })),
+        ]),
+      );
+    trustStore = {
+      kind: 'inline',
+      stores: { ca: read(inline.ca, 'ca'), signingAuthority: read(inline.signingAuthority, 'signingAuthority'), tsa: read(inline.tsa, 'tsa') },
+    };
+  } else if (r.trustStore === undefined) {
+    // notation keeps its trust store beside the trust policy: <config dir>/truststore (notation-go dir/path.go).
+    trustStore = { kind: 'directory', path: join(dirname(trustPolicy.path), 'truststore') };
+  } else {
+    trustStore = { kind: 'directory', path: r.trustStore };
+  }
+  return { trustPolicy, trustStore, threshold: r.threshold, repository: r.repository, path };
+}
+
 function resolveFormats(f: RawFormats, server: NotaryServerConfig | undefined, source: string, path: string): FormatRequirement[] {
   const out: FormatRequirement[] = [];
+  if (f.notation) out.push({ format: 'notation', requirement: resolveNotationRequirements(f.notation, source, `${path}.notation`) });
   if (f.notary) out.push({ format: 'notary', requirement: resolveNotaryRequirements(f.notary, server, source, `${path}.notary`) });
   if (f.cosign) out.push({ format: 'cosign', requirement: resolveCosignRequirements(f.cosign, source, `${path}.cosign`) });
   return out;

@@ -305,11 +305,62 @@ const cosignRequirements = z
     }
   });
 
+/** Files of one Notation trust store each name lists (PEM or DER certificates). */
+const notationStores = z.record(
+  z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'trust store names are letters, digits, _, . and - (as notation allows)'),
+  z.array(z.string().min(1)).min(1),
+);
+
+/**
+ * Notation (Notary Project): a trust policy and trust stores exactly as the `notation` CLI reads
+ * them (trust-store-trust-policy.md), from their files or given inline here.
+ */
+const notationRequirements = z
+  .object({
+    /**
+     * The trust policy: a `trustpolicy.oci.json` / `trustpolicy.json` file, or the same document
+     * inline (`{version: "1.0", trustPolicies: [...]}`).
+     */
+    trustPolicy: z.union([z.string().min(1), z.record(z.string(), z.unknown())], {
+      error: 'expected the path of a trustpolicy.oci.json file, or the trust policy document inline',
+    }),
+    /**
+     * The trust store directory holding `x509/{ca,signingAuthority,tsa}/<name>/` (notation's
+     * `truststore`). Default: the `truststore` directory beside a trust policy file, where
+     * notation keeps it.
+     */
+    trustStore: z.string().min(1).optional(),
+    /** Instead of a directory: the PEM certificate files of each trust store, by type and name. */
+    trustStores: z
+      .object({ ca: notationStores.default({}), signingAuthority: notationStores.default({}), tsa: notationStores.default({}) })
+      .strict()
+      .optional(),
+    /** Distinct signing identities (leaf certificate subjects) that must have signed the digest. */
+    threshold: z.number().int().positive().default(1),
+    /** Where the signatures are stored, if not with the image, at the same upstream. */
+    repository: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.trustStore !== undefined && r.trustStores !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['trustStores'], message: 'set trustStore (a directory) or trustStores (files inline), not both' });
+    }
+    if (r.trustStore === undefined && r.trustStores === undefined && typeof r.trustPolicy !== 'string') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trustStore'],
+        message: 'an inline trust policy needs trustStore (a truststore directory) or trustStores (the certificate files of each store)',
+      });
+    }
+  });
+
 /** The trust formats a rule can require, keyed by `require.<format>`. */
-export const TRUST_FORMATS = ['notary', 'cosign'] as const;
+export const TRUST_FORMATS = ['notary', 'cosign', 'notation'] as const;
 export type TrustFormat = (typeof TRUST_FORMATS)[number];
 
-const formatRequirements = z.object({ notary: notaryRequirements.optional(), cosign: cosignRequirements.optional() }).strict();
+const formatRequirements = z
+  .object({ notary: notaryRequirements.optional(), cosign: cosignRequirements.optional(), notation: notationRequirements.optional() })
+  .strict();
 
 /**
  * `require: {notary: ...}` (every format listed must admit the image), or
@@ -344,6 +395,8 @@ const rule = z
     require: requirements.optional(),
   })
   .strict();
+
+const REVOCATION_DEFAULTS = { allowedHosts: [], timeoutMs: DEFAULTS.revocationTimeoutMs, maxResponseBytes: DEFAULTS.revocationResponseMaxBytes };
 
 const CLIENT_TIMEOUTS = {
   headersMs: DEFAULTS.clientHeadersTimeoutMs,
@@ -451,9 +504,23 @@ export const configSchema = z
         freshnessSeconds: z.number().nonnegative().default(DEFAULTS.trustFreshnessSeconds),
         /** Seconds a denial is remembered ("no trust data"; other denials at most freshnessSeconds). */
         missingCacheSeconds: z.number().nonnegative().default(DEFAULTS.trustMissingCacheSeconds),
+        /**
+         * Certificate revocation checks (Notation: OCSP, then CRL). Endpoints come from the
+         * certificates being checked, so only hosts listed here are ever contacted; any other
+         * endpoint gives the status "unknown", handled as the trust policy's level says.
+         */
+        revocation: z
+          .object({
+            /** `host`, `host:port` or `*.domain` of OCSP responders and CRL distribution points. */
+            allowedHosts: z.array(z.string().regex(ALLOWED_HOST, 'expected host, host:port or *.domain')).default([]),
+            timeoutMs: positiveMs.default(DEFAULTS.revocationTimeoutMs),
+            maxResponseBytes: size.default(DEFAULTS.revocationResponseMaxBytes),
+          })
+          .strict()
+          .default(REVOCATION_DEFAULTS),
       })
       .strict()
-      .default({ freshnessSeconds: DEFAULTS.trustFreshnessSeconds, missingCacheSeconds: DEFAULTS.trustMissingCacheSeconds }),
+      .default({ freshnessSeconds: DEFAULTS.trustFreshnessSeconds, missingCacheSeconds: DEFAULTS.trustMissingCacheSeconds, revocation: REVOCATION_DEFAULTS }),
     bundles: z
       .object({
         /** PEM Ed25519 public keys (`signet bundle keygen`) a bundle must be signed by to be imported. */

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { DEFAULTS } from '../config/defaults.js';
 import type { Config } from '../config/load.js';
 import type { TrustStateStore } from '../cache/ports.js';
 import { RegistrySignatureFetcher, type SignatureFetcher } from '../registry/referrers.js';
@@ -6,10 +7,12 @@ import type { Upstream, UpstreamObserver } from '../registry/upstream-client.js'
 import { CosignTrustSource } from '../trust/cosign/cosign-source.js';
 import { createSigstoreVerifier } from '../trust/cosign/sigstore-verifier.js';
 import { NotaryTrustSource } from '../trust/notary/notary-source.js';
+import { NotationTrustSource } from '../trust/notation/notation-source.js';
+import { createRevocationChecker, httpRevocationFetch } from '../trust/notation/revocation/index.js';
 import type { MetadataFetcher } from '../trust/notary/remote.js';
 
 export interface TrustSourcesOptions {
-  config: Pick<Config, 'upstreams'>;
+  config: Pick<Config, 'upstreams' | 'trust'>;
   upstreams: ReadonlyMap<string, Upstream>;
   trustState: TrustStateStore;
   logger: Logger;
@@ -26,6 +29,7 @@ export interface TrustSourcesOptions {
 export interface TrustSources {
   notary: NotaryTrustSource;
   cosign: CosignTrustSource;
+  notation: NotationTrustSource;
   /** The signature-fetching port of each configured upstream. */
   fetcherFor(registry: string): SignatureFetcher | undefined;
 }
@@ -54,6 +58,32 @@ export function createTrustSources(o: TrustSourcesOptions): TrustSources {
       deniedCacheSeconds: o.missingCacheSeconds,
       ...clock,
     }),
+    notation: new NotationTrustSource({
+      fetcherFor,
+      revocation: createRevocationChecker({
+        fetch: httpRevocationFetch,
+        allowedHosts: o.config.trust.revocation.allowedHosts,
+        timeoutMs: o.config.trust.revocation.timeoutMs,
+        maxResponseBytes: o.config.trust.revocation.maxResponseBytes,
+        cacheEntries: DEFAULTS.revocationCacheEntries,
+        clock: o.clock ?? Date.now,
+        logger: o.logger,
+      }),
+      logger: o.logger,
+      freshnessSeconds: o.freshnessSeconds,
+      deniedCacheSeconds: o.missingCacheSeconds,
+      ...clock,
+    }),
     fetcherFor,
   };
+}
+
+/** Builds the trust material of every rule now (cosign keys and roots, Notation policies and stores): what cannot be used stops the start. */
+export function prepareTrustMaterial(config: Pick<Config, 'policy'>, trust: Pick<TrustSources, 'cosign' | 'notation'>): void {
+  for (const rule of config.policy.rules) {
+    for (const entry of rule.require.entries) {
+      if (entry.format === 'cosign') trust.cosign.prepare(entry.requirement);
+      if (entry.format === 'notation') trust.notation.prepare(entry.requirement);
+    }
+  }
 }

@@ -31,7 +31,7 @@ import { accessLogMiddleware, errorMiddleware } from './middleware.js';
 import { applyConnectionLimits } from './connection-limits.js';
 import { registryRoutes } from './registry-routes.js';
 import { diskStorage, type Storage } from './storage.js';
-import { createTrustSources } from '../proxy/trust-sources.js';
+import { createTrustSources, prepareTrustMaterial } from '../proxy/trust-sources.js';
 
 export interface SignetOptions {
   config: Config;
@@ -103,12 +103,12 @@ export class Signet {
       offlineNotary: site.notary,
     });
     this.#notary = trust.notary;
-    const { cosign } = trust;
-    // Trust material is built now: a key or trusted root that cannot be used stops the start.
-    for (const rule of config.policy.rules) for (const entry of rule.require.entries) if (entry.format === 'cosign') cosign.prepare(entry.requirement);
+    const { cosign, notation } = trust;
+    // Trust material is built now: a key, trusted root, trust policy or trust store that cannot be used stops the start.
+    prepareTrustMaterial(config, trust);
     this.policy = new Policy({
       config,
-      sources: { notary: this.#notary, cosign },
+      sources: { notary: this.#notary, cosign, notation },
       provenance: this.#storage.provenance,
       audit: this.#audit,
       observer: this.metrics,

@@ -48,6 +48,12 @@ export interface Evidence {
   signedAt?: Date;
   /** The transparency-log index of the signature's entry, if it has one. */
   logIndex?: number;
+  /** Notation: the timestamp authority whose countersignature dated the signature. */
+  timestampAuthority?: string;
+  /** Notation: the verification level of the trust policy statement that applied, and its name. */
+  level?: string;
+  /** Checks that failed but whose action is "log" (Notation permissive and audit levels). */
+  logged?: string[];
 }
 
 /** The trust metadata a verdict rests on, for the audit log. */
@@ -135,7 +141,11 @@ export type DenyReason =
   /** The signature is valid but claims another digest, or is an attestation rather than a signature. */
   | 'claim_mismatch'
   /** Signatures or signature artifacts could not be fetched from the registry. */
-  | 'signatures_unavailable';
+  | 'signatures_unavailable'
+  /** A certificate of the signer's chain (or of its timestamp authority) is revoked (Notation: OCSP, CRL). */
+  | 'revoked'
+  /** The revocation status of a certificate could not be determined, and the trust policy enforces revocation checks. */
+  | 'revocation_unknown';
 
 /**
  * A refusal with its reason. It is an ordinary `SignetError('DENIED')` for the error

@@ -106,7 +106,11 @@ policy:
   );
   rejects(
     `${upstreamOnly}policy:\n  rules: [{match: "x/**", require: {anyOf: [{notation: {}}]}}]\n`,
-    /unknown key "policy\.rules\.0\.require\.anyOf\.0\.notation"/,
+    /policy\.rules\.0\.require\.anyOf\.0\.notation\.trustPolicy: expected the path of a trustpolicy\.oci\.json file/,
+  );
+  rejects(
+    `${upstreamOnly}policy:\n  rules: [{match: "x/**", require: {anyOf: [{sigstore: {}}]}}]\n`,
+    /unknown key "policy\.rules\.0\.require\.anyOf\.0\.sigstore"/,
   );
 });
 
