@@ -193,7 +193,7 @@ class Checker implements RevocationChecker {
       try {
         bundle = await this.#crlBundle(url);
       } catch (err) {
-        return this.#crlUnknown(cert, url, `failed to download the CRL from ${url}: ${errorMessage(err)}`);
+        return this.#crlUnknown(cert, url, `the CRL at ${url} cannot be used: ${errorMessage(err)}`);
       }
       if (hasFreshest && bundle.delta === undefined) {
         return this.#crlUnknown(cert, url, `the certificate names a freshest (delta) CRL that the CRL at ${url} does not: not supported`);

@@ -8,6 +8,7 @@
  */
 import { request } from 'undici';
 import { errorMessage } from '../../../errors.js';
+import { destroyBody } from '../../../registry/upstream-body.js';
 import type { RevocationFetch } from './checker.js';
 
 export const httpRevocationFetch: RevocationFetch = async (url, init) => {
@@ -23,7 +24,7 @@ export const httpRevocationFetch: RevocationFetch = async (url, init) => {
   }
   const announced = Number(res.headers['content-length']);
   if (Number.isFinite(announced) && announced > init.maxBytes) {
-    res.body.destroy();
+    destroyBody(res.body);
     throw new Error(`the answer is ${announced} bytes, over the limit of ${init.maxBytes} bytes`);
   }
   const chunks: Buffer[] = [];
@@ -36,12 +37,12 @@ export const httpRevocationFetch: RevocationFetch = async (url, init) => {
       chunks.push(buf);
     }
   } catch (err) {
-    res.body.destroy();
+    destroyBody(res.body);
     if (signal.aborted) throw new Error(`the answer did not arrive within ${init.timeoutMs} ms`, { cause: err });
     throw new Error(`the transfer broke after ${size} bytes: ${errorMessage(err)}`, { cause: err });
   }
   if (size > init.maxBytes) {
-    res.body.destroy();
+    destroyBody(res.body);
     throw new Error(`the answer is more than ${init.maxBytes} bytes, over the limit`);
   }
   return { status: res.statusCode, body: Buffer.concat(chunks) };
