@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stopAll } from '../../../harness/cleanup.js';
+import { cosignKeyPair, signLegacy } from '../../../harness/cosign.js';
 import { denialOf, getWithManifestAccept } from '../../../harness/http.js';
 import { MANIFEST_ACCEPT, pushImage, type PushedImage } from '../../../harness/images.js';
 import { pushNotationSignature } from '../../../harness/notation-oci.js';
@@ -158,6 +159,15 @@ describe('Notation enforcement (real registry, openssl PKI, TSA, OCSP and CRL)',
     await signed('not-allowed', 'revocation/app', unreachable);
     await signed('not-allowed', 'revocation-logged/app', unreachable);
 
+    // Composition with cosign: both required (allOf), or either (anyOf).
+    const cosignKey = cosignKeyPair('ecdsa-p256');
+    const cosignKeyPath = await cosignKey.writePublicKey(dir);
+    await signLegacy(registry, 'both/app', await signed('both', 'both/app', good), cosignKey);
+    await signed('notation-only', 'both/app', good);
+    await signed('notation-only', 'either/app', good);
+    await signLegacy(registry, 'either/app', await signed('cosign-only', 'either/app', undefined), cosignKey);
+    await signed('neither', 'either/app', await foreign.leaf());
+
     const policyPath = join(dir, 'trustpolicy.oci.json');
     const statement = (name: string, scopes: string[], level: string, stores: string[], extra: Record<string, unknown> = {}): Record<string, unknown> => ({
       name,
@@ -190,6 +200,8 @@ describe('Notation enforcement (real registry, openssl PKI, TSA, OCSP and CRL)',
           rules: [
             { match: 'docker.io/**', require: { notation } },
             { match: 'docker.io/threshold/**', require: { notation: { ...notation, threshold: 2 } } },
+            { match: 'docker.io/both/**', require: { allOf: [{ cosign: { keys: [cosignKeyPath], tlog: false } }, { notation }] } },
+            { match: 'docker.io/either/**', require: { anyOf: [{ cosign: { keys: [cosignKeyPath], tlog: false } }, { notation }] } },
           ],
         },
       },
@@ -249,6 +261,12 @@ describe('Notation enforcement (real registry, openssl PKI, TSA, OCSP and CRL)',
 
   admitted('threshold/app', 'two');
   denied('threshold/app', 'one', 'threshold', /signed by 1 of the 2 distinct signing identities/);
+
+  admitted('both/app', 'both');
+  denied('both/app', 'notation-only', 'no_signature', /has no cosign signature/);
+  admitted('either/app', 'notation-only');
+  admitted('either/app', 'cosign-only');
+  denied('either/app', 'neither', 'no_signature', /no alternative of the rule admits it: .*no cosign signature.*does not meet any certificate/);
 
   admitted('revocation/app', 'ocsp-good');
   denied('revocation/app', 'ocsp-revoked', 'revoked', /is revoked \(ocsp/);
