@@ -37,6 +37,31 @@ test('verify-config: 0 for a valid file, 1 with the offending key path otherwise
   const badKey = signet('verify-config', cosign);
   assert.equal(badKey.status, 1, badKey.stdout);
   assert.match(badKey.stderr, /policy\.rules\.0\.require\.cosign\.keys\.0/);
+  // So is a Notation trust policy notation itself would refuse, naming the JSON path.
+  const policy = join(dir, 'trustpolicy.oci.json');
+  await writeFile(
+    policy,
+    JSON.stringify({
+      version: '1.0',
+      trustPolicies: [
+        {
+          name: 'p',
+          registryScopes: ['*'],
+          signatureVerification: { level: 'strict' },
+          trustStores: ['ca:corp'],
+          trustedIdentities: ['x509.subject: CN=signer'],
+        },
+      ],
+    }),
+  );
+  const notation = join(dir, 'notation.yaml');
+  await writeFile(
+    notation,
+    `upstreams:\n  docker.io: {url: "http://127.0.0.1:5001"}\npolicy:\n  rules: [{match: "docker.io/**", require: {notation: {trustPolicy: "${policy}"}}}]\n`,
+  );
+  const badPolicy = signet('verify-config', notation);
+  assert.equal(badPolicy.status, 1, badPolicy.stdout);
+  assert.match(badPolicy.stderr, /policy\.rules\.0\.require\.notation\.trustPolicy .*trustPolicies\[0\]\.trustedIdentities\[0\]/);
 });
 
 test('usage errors are explicit', () => {
