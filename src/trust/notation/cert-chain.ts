@@ -11,6 +11,7 @@ import { algorithmForKey } from './key-spec.js';
 export type ChainPurpose = 'codeSigning' | 'timestamping';
 
 const OID_KEY_USAGE = '2.5.29.15';
+const OID_BASIC_CONSTRAINTS = '2.5.29.19';
 const OID_EXT_KEY_USAGE = '2.5.29.37';
 export const EKU_OCSP_SIGNING = '1.3.6.1.5.5.7.3.9';
 
@@ -21,7 +22,10 @@ export function chainProblem(chain: readonly CertificateInfo[], purpose: ChainPu
   if (chain.length === 1) {
     // A self-signed signing certificate that is not a CA (notation-core-go: the chain of one).
     // notation-core-go checks the signature alone here (cert.CheckSignature), not the CA constraints of CheckSignatureFrom.
-    if (isInsecureSignature(first.signatureAlgorithm) || !first.verifySignature(first.publicKey.key)) {
+    if (isInsecureSignature(first.signatureAlgorithm)) {
+      return `certificate ${subject(first)} is signed with ${first.signatureAlgorithm.name}: MD2, MD5 and SHA-1 signatures are not accepted`;
+    }
+    if (!first.verifySignature(first.publicKey.key)) {
       return `invalid self-signed certificate ${subject(first)}: its signature does not verify with its own key`;
     }
     if (!first.issuer.der.equals(first.subject.der)) return `invalid self-signed certificate ${subject(first)}: issuer and subject differ`;
@@ -78,6 +82,11 @@ function keyUsageExtension(cert: CertificateInfo): { critical: boolean } | undef
 
 function caProblem(cert: CertificateInfo, expectedPathLen: number, purpose: ChainPurpose): string | undefined {
   if (cert.basicConstraints?.ca !== true) return `certificate ${subject(cert)}: basic constraints must be present with cA set to true`;
+  // signature-specification.md "Root and Intermediate CA Certificates": basicConstraints MUST be
+  // critical (notation-core-go checks only cA; the specification is the stricter rule here).
+  if (purpose === 'codeSigning' && cert.extensions.find((e) => e.oid === OID_BASIC_CONSTRAINTS)?.critical !== true) {
+    return `certificate ${subject(cert)}: the basic constraints extension must be marked critical`;
+  }
   const pathLen = cert.basicConstraints.pathLen;
   if (pathLen !== undefined && pathLen < expectedPathLen) {
     return `certificate ${subject(cert)}: expected path length of ${expectedPathLen} but the certificate allows ${pathLen}`;
@@ -106,8 +115,12 @@ const LEAF_FORBIDDEN_KEY_USAGE: ReadonlyArray<readonly [number, string]> = [
   [KEY_USAGE.decipherOnly, 'decipherOnly'],
 ];
 
-/** EKUs a code signing leaf must not have (notation-core-go validateCodeSigningExtendedKeyUsage). */
+/**
+ * EKUs a code signing leaf must not have (notation-core-go validateCodeSigningExtendedKeyUsage,
+ * and anyExtendedKeyUsage, which signature-specification.md "Leaf Certificates" also forbids).
+ */
 const CODE_SIGNING_EXCLUDED_EKU: ReadonlyArray<readonly [string, string]> = [
+  [EKU.any, 'anyExtendedKeyUsage'],
   [EKU.serverAuth, 'serverAuth'],
   [EKU.clientAuth, 'clientAuth'],
   [EKU.emailProtection, 'emailProtection'],

@@ -98,9 +98,10 @@ export function openCose(bytes: Uint8Array): EnvelopeContent {
     timestampToken: token instanceof Uint8Array && token.length > 0 ? Buffer.from(token) : undefined,
     signingAgent: typeof agent === 'string' ? agent : undefined,
     critical: critLabels(header.get(LABEL.crit)),
-    extended: [...header.keys()].filter((k) => !SCHEME_LABELS.includes(k)).map(String),
+    extended: [...header.keys()].filter((k) => !SCHEME_LABELS.includes(k)).map(labelKey),
+    present: [...header.keys()].map(labelKey),
   };
-  const { scheme: signingScheme, signingTime } = checkSchemeHeaders(opened, SCHEME_LABELS.map(String));
+  const { scheme: signingScheme, signingTime } = checkSchemeHeaders(opened, SCHEME_LABELS.map(labelKey));
 
   const toBeSigned = encode(['Signature1', protectedBytes, new Uint8Array(0), payload]);
   if (!verifyRawSignature(algorithm, leaf.publicKey.key, toBeSigned, signature)) {
@@ -148,7 +149,14 @@ function critLabels(value: unknown): string[] {
   if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string' || typeof v === 'number')) {
     throw malformed('the COSE "crit" header is not a non-empty list of labels');
   }
-  return value.map(String);
+  return value.map(labelKey);
+}
+
+/** A label as messages and comparisons see it: an integer as its number, a text that reads as one marked as text (label 1 is alg, "1" is not). */
+function labelKey(label: unknown): string {
+  if (typeof label === 'number') return String(label);
+  const text = String(label);
+  return /^-?\d+$/.test(text) ? `${text} (text)` : text;
 }
 
 /** x5chain as notation-core-go reads it: an array of DER certificates (a lone byte string is not accepted). */

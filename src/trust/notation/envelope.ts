@@ -58,6 +58,8 @@ export interface OpenedEnvelope extends Omit<EnvelopeContent, 'algorithm' | 'cha
   critical: string[];
   /** Protected header names that are not the signing scheme's own. */
   extended: string[];
+  /** Every protected header name (COSE: integer labels as their number, text labels that look like one marked as text). */
+  present: string[];
 }
 
 export function malformed(message: string, cause?: unknown): NotationError {
@@ -108,9 +110,10 @@ export function checkSchemeHeaders(e: OpenedEnvelope, known: readonly string[]):
     );
   }
   for (const label of e.critical) {
+    // RFC 9052 §3.1 (go-cose ensureCritical), RFC 7515 §4.1.11: every critical header is present in the protected header.
+    if (!e.present.includes(label)) throw malformed(`header "${label}" is marked critical but not present`);
     if (mustBeCritical.delete(label)) continue;
     if (known.includes(label)) continue;
-    if (!e.extended.includes(label)) throw malformed(`header "${label}" is marked critical but not present`);
     throw malformed(`critical header "${label}" is not one Signet understands; a verifier must refuse a signature with an unknown critical header`);
   }
   if (mustBeCritical.size > 0) throw malformed(`these headers must be marked critical: ${[...mustBeCritical].join(', ')}`);

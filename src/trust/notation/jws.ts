@@ -53,14 +53,16 @@ export async function openJws(bytes: Uint8Array): Promise<EnvelopeContent> {
     signingAgent: stringOrUndefined(unprotected[HEADER.signingAgent]),
     critical,
     extended: Object.keys(protectedHeader).filter((k) => !SCHEME_HEADERS.includes(k)),
+    present: Object.keys(protectedHeader),
   };
-  const { scheme, signingTime } = checkSchemeHeaders(opened, []);
+  const { scheme, signingTime } = checkSchemeHeaders(opened, [HEADER.signingTime]);
 
   // The scheme's critical headers are the ones jose may accept; any other critical name fails there too.
   const crit: Record<string, boolean> = {
     [HEADER.signingScheme]: true,
     [HEADER.expiry]: false,
     [HEADER.authenticSigningTime]: false,
+    [HEADER.signingTime]: false,
   };
   try {
     await flattenedVerify({ payload, protected: protectedText, signature, header: unprotected }, (chain[0] as (typeof chain)[number]).publicKey.key, {
@@ -76,6 +78,7 @@ export async function openJws(bytes: Uint8Array): Promise<EnvelopeContent> {
     throw malformed(`the JWS envelope is invalid: ${err instanceof Error ? err.message : String(err)}`, err);
   }
   // golang-jwt, which notation-core-go verifies with, reads the payload as a JSON object of claims.
+  if (!isJsonObject(opened.payload)) throw malformed('the JWS payload is not a JSON object');
   return finishEnvelope(opened, scheme, signingTime, chain);
 }
 
@@ -145,4 +148,12 @@ function critList(value: unknown): string[] {
 
 function stringOrUndefined(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
+}
+
+function isJsonObject(bytes: Buffer): boolean {
+  try {
+    return isObject(JSON.parse(bytes.toString('utf8')));
+  } catch {
+    return false;
+  }
 }
