@@ -65,7 +65,10 @@ export function wrapError(err: unknown, code: ErrorCode, message: string): Signe
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
-    return code && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+    // A denial names its reason too (the `detail.reason` of 403 bodies and audit lines), so CLI output shows it.
+    const detail = err instanceof SignetError ? (err.detail as { reason?: unknown } | undefined) : undefined;
+    const label = code && typeof detail?.reason === 'string' ? `${code}: ${detail.reason}` : code;
+    return label && !err.message.includes(label) ? `${err.message} (${label})` : err.message;
   }
   return String(err);
 }

@@ -197,7 +197,7 @@ describe('cosign enforcement (real registry, mock Sigstore)', () => {
       });
     const keyless = await inspect('docker.io/keyless/app:1.0');
     assert.equal(keyless.code, 0, keyless.stderr);
-    assert.match(keyless.stdout, new RegExp(`cosign signatures of docker\\.io/keyless/app:1\\.0 \\(${images['keyless']?.digest ?? ''}\\)`));
+    assert.match(keyless.stdout, new RegExp(`Signatures of docker\\.io/keyless/app:1\\.0 \\(${images['keyless']?.digest ?? ''}\\)`));
     assert.match(keyless.stdout, /1 distinct signer\(s\) verified, 1 required/);
     assert.match(keyless.stdout, /OK .*issuer https:\/\/token\.actions\.githubusercontent\.com.*log index \d+/);
     const wrong = await inspect('docker.io/bundle/app:wrong-key');
