@@ -4,7 +4,7 @@ import type { NotaryServerConfig } from '../../config/load.js';
 import { errorMessage } from '../../errors.js';
 import { Denial } from '../source.js';
 import { UpstreamClient, header, type UpstreamObserver } from '../../registry/upstream-client.js';
-import { releaseBody } from '../../registry/upstream-body.js';
+import { destroyBody, releaseBody } from '../../registry/upstream-body.js';
 import { TrustError } from './errors.js';
 
 /** Why a download produced no bytes: the server has no such file, or could not be reached. */
@@ -72,7 +72,7 @@ export class NotaryRemote implements MetadataFetcher {
     }
     const announced = Number(header(res.headers, 'content-length'));
     if (Number.isFinite(announced) && announced > maxBytes) {
-      res.body.destroy();
+      destroyBody(res.body);
       throw new TrustError('too_large', `${file} of ${gun} is ${announced} bytes, over the ${maxBytes}-byte limit`);
     }
     const chunks: Buffer[] = [];
@@ -82,7 +82,7 @@ export class NotaryRemote implements MetadataFetcher {
         const buf = chunk as Buffer;
         size += buf.length;
         if (size > maxBytes) {
-          res.body.destroy();
+          destroyBody(res.body);
           throw new TrustError('too_large', `${file} of ${gun} is more than ${maxBytes} bytes`);
         }
         chunks.push(buf);

@@ -8,7 +8,7 @@
  */
 import { request } from 'undici';
 import { errorMessage } from '../../../errors.js';
-import { destroyBody } from '../../../registry/upstream-body.js';
+import { destroyBody, readSmallBody } from '../../../registry/upstream-body.js';
 import type { RevocationFetch } from './checker.js';
 
 export const httpRevocationFetch: RevocationFetch = async (url, init) => {
@@ -27,23 +27,10 @@ export const httpRevocationFetch: RevocationFetch = async (url, init) => {
     destroyBody(res.body);
     throw new Error(`the answer is ${announced} bytes, over the limit of ${init.maxBytes} bytes`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of res.body) {
-      const buf = chunk as Buffer;
-      size += buf.length;
-      if (size > init.maxBytes) break;
-      chunks.push(buf);
-    }
-  } catch (err) {
-    destroyBody(res.body);
-    if (signal.aborted) throw new Error(`the answer did not arrive within ${init.timeoutMs} ms`, { cause: err });
-    throw new Error(`the transfer broke after ${size} bytes: ${errorMessage(err)}`, { cause: err });
-  }
-  if (size > init.maxBytes) {
-    destroyBody(res.body);
-    throw new Error(`the answer is more than ${init.maxBytes} bytes, over the limit`);
-  }
-  return { status: res.statusCode, body: Buffer.concat(chunks) };
+  // The body within what is left of the deadline (the signal), at most maxBytes: past it, destroyed unread.
+  const read = await readSmallBody(res.body, { maxBytes: init.maxBytes, timeoutMs: init.timeoutMs, signal });
+  if (read.stopped === 'size') throw new Error(`the answer is more than ${init.maxBytes} bytes, over the limit`);
+  if (read.stopped === 'time' || read.stopped === 'aborted') throw new Error(`the answer did not arrive within ${init.timeoutMs} ms`);
+  if (read.stopped === 'error') throw new Error(`the transfer broke after ${read.bytes.length} bytes: ${read.error ?? 'unknown error'}`);
+  return { status: res.statusCode, body: read.bytes };
 };
