@@ -15,7 +15,8 @@ import ts from 'typescript';
 
 // The floors, in percent, a few points below what the whole suite measured when they were set
 // (src/policy: lines 90.0, functions 90.5, branches 92.6; src/proxy: lines 85.8, functions
-// 89.8, branches 85.3; src/bundle: lines 96.3, functions 97.7, branches 87.3). The whole-suite figures are lower than each tier's own: c8 merges the
+// 89.8, branches 85.3; src/bundle: lines 96.3, functions 97.7, branches 87.3; src/trust/notation,
+// its unit and integration tests alone: lines 96.1, functions 98.5, branches 86.4). The whole-suite figures are lower than each tier's own: c8 merges the
 // coverage of every process (tests and Signet children) statement by statement, and a process
 // that only loaded a module (its code on one line as tsx emits it) marks some ranges of it as
 // unrun. The unit tier alone measures src/policy/policy.ts at 97.7 % of its statements. Raise
@@ -24,6 +25,7 @@ const FLOORS = {
   'src/policy': { lines: 87, statements: 87, functions: 87, branches: 85 },
   'src/proxy': { lines: 82, statements: 82, functions: 86, branches: 82 },
   'src/bundle': { lines: 92, statements: 92, functions: 93, branches: 83 },
+  'src/trust/notation': { lines: 88, statements: 88, functions: 90, branches: 78 },
 };
 
 const METRICS = ['lines', 'statements', 'functions', 'branches'];
