@@ -15,6 +15,7 @@ import { SignatureFetchError } from '../../../src/registry/signature-fetch-error
 import { CosignTrustSource } from '../../../src/trust/cosign/cosign-source.js';
 import type { CosignVerifier, LegacySignatureLayer, VerifiedSignature } from '../../../src/trust/cosign/verifier-port.js';
 import { Denial } from '../../../src/trust/source.js';
+import { deniedWith } from '../../harness/denials.js';
 
 const digestOf = (s: string | Buffer): string => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 const IMAGE = digestOf('image');
@@ -115,15 +116,6 @@ function source(registry: FakeRegistry, clock = () => 0): CosignTrustSource {
     freshnessSeconds: 60,
     deniedCacheSeconds: 30,
     clock,
-  });
-}
-
-async function deniedWith(promise: Promise<unknown>, reason: string, message?: RegExp): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof Denial, String(err));
-    assert.equal(err.reason, reason, err.message);
-    if (message) assert.match(err.message, message);
-    return true;
   });
 }
 

@@ -15,7 +15,7 @@ import type { FetchedBlob, FetchedManifest, ReferrerDescriptor, SignatureFetcher
 import { SignatureFetchError } from '../../../../src/registry/signature-fetch-error.js';
 import { NotationTrustSource } from '../../../../src/trust/notation/notation-source.js';
 import type { RevocationChecker } from '../../../../src/trust/notation/types.js';
-import { Denial } from '../../../../src/trust/source.js';
+import { deniedWith } from '../../../harness/denials.js';
 
 const FIXTURES = join(import.meta.dirname, '..', '..', '..', 'fixtures', 'notation-go');
 const VALID = readFileSync(join(FIXTURES, 'internal', 'mock', 'testdata', 'ca_valid_sig_env.json'));
@@ -112,15 +112,6 @@ function source(registry: FakeRegistry | undefined, clock = () => Date.parse('20
     freshnessSeconds,
     deniedCacheSeconds: 30,
     clock,
-  });
-}
-
-async function deniedWith(promise: Promise<unknown>, reason: string, message?: RegExp): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof Denial, String(err));
-    assert.equal(err.reason, reason, err.message);
-    if (message) assert.match(err.message, message);
-    return true;
   });
 }
 
