@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stopAll } from '../../harness/cleanup.js';
+import { containerdPulls, containerdRefused, dockerdPulls, dockerdRefused, skopeoRefused } from '../../harness/client-pulls.js';
 import { startContainerd } from '../../harness/containerd.js';
 import { startDockerd } from '../../harness/dockerd.js';
 import { denialOf, getWithManifestAccept } from '../../harness/http.js';
@@ -174,16 +175,7 @@ describe('Notation-signed images pulled by skopeo, containerd and dockerd', () =
     assert.equal(jws.children?.length, TWO_PLATFORMS.length);
     for (const child of jws.children ?? []) assert.ok(all.blobs.includes(child.digest), `platform ${child.digest}`);
     const earlier = await refusals();
-    for (const [repo] of DENIED) {
-      await assert.rejects(
-        skopeoPull(`docker://${signet.host}/library/${repo}:1.0`),
-        (err: unknown) => {
-          assert.match(String(err), /denied|DENIED|403/);
-          return true;
-        },
-        `${repo} must be refused`,
-      );
-    }
+    await skopeoRefused(DENIED.map(([repo]) => `docker://${signet.host}/library/${repo}:1.0`));
     await refusedSince(earlier, 'skopeo');
   });
 
@@ -191,21 +183,15 @@ describe('Notation-signed images pulled by skopeo, containerd and dockerd', () =
     const containerd = await startContainerd();
     try {
       await containerd.writeHosts('docker.io', signet.url);
-      for (const [repo, image] of [
-        ['jws', jws],
-        ['cose', cose],
-      ] as const) {
-        const pull = await containerd.ctr(['images', 'pull', '--hosts-dir', containerd.hostsDir, `docker.io/library/${repo}:1.0`]);
-        assert.equal(pull.code, 0, `ctr pull ${repo}: ${pull.stderr}`);
-        const check = await containerd.ctr(['images', 'check']);
-        assert.match(check.stdout, new RegExp(`docker\\.io/library/${repo}:1\\.0\\s+\\S+\\s+${image.digest}\\s+complete`), check.stdout);
-      }
+      await containerdPulls(containerd, [
+        ['docker.io/library/jws:1.0', jws.digest],
+        ['docker.io/library/cose:1.0', cose.digest],
+      ]);
       const earlier = await refusals();
-      for (const [repo] of DENIED) {
-        const pull = await containerd.ctr(['images', 'pull', '--hosts-dir', containerd.hostsDir, `docker.io/library/${repo}:1.0`]);
-        assert.notEqual(pull.code, 0, `${repo} must be refused`);
-        assert.match(pull.stderr, /403|denied|DENIED|forbidden/i, `${repo}: ${pull.stderr}`);
-      }
+      await containerdRefused(
+        containerd,
+        DENIED.map(([repo]) => `docker.io/library/${repo}:1.0`),
+      );
       await refusedSince(earlier, 'containerd');
       const images = await containerd.ctr(['images', 'ls', '-q']);
       assert.deepEqual(images.stdout.trim().split('\n').sort(), ['docker.io/library/cose:1.0', 'docker.io/library/jws:1.0']);
@@ -217,22 +203,23 @@ describe('Notation-signed images pulled by skopeo, containerd and dockerd', () =
   test('dockerd pulls the signed images through registry-mirrors and is refused the others', async () => {
     const dockerd = await startDockerd({ registryMirrors: [signet.url] });
     try {
+      await dockerdPulls(dockerd, [
+        ['jws:1.0', jws.digest],
+        ['cose:1.0', cose.digest],
+      ]);
       for (const [repo, image] of [
         ['jws', jws],
         ['cose', cose],
       ] as const) {
-        const pull = await dockerd.docker(['pull', `${repo}:1.0`]);
-        assert.equal(pull.code, 0, `docker pull ${repo}: ${pull.stdout}\n${pull.stderr}`);
-        assert.match(pull.stdout, new RegExp(`Digest: ${image.digest}`));
         const inspect = await dockerd.docker(['image', 'inspect', '--format', '{{json .RepoDigests}}', `${repo}:1.0`]);
         assert.equal(inspect.code, 0, inspect.stderr);
         assert.deepEqual(JSON.parse(inspect.stdout), [`${repo}@${image.digest}`]);
       }
       const earlier = await refusals();
-      for (const [repo] of DENIED) {
-        const pull = await dockerd.docker(['pull', `${repo}:1.0`]);
-        assert.notEqual(pull.code, 0, `${repo} must be refused: ${pull.stdout}`);
-      }
+      await dockerdRefused(
+        dockerd,
+        DENIED.map(([repo]) => `${repo}:1.0`),
+      );
       await refusedSince(earlier, 'dockerd');
       const images = await dockerd.docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}']);
       assert.equal(images.code, 0, images.stderr);
