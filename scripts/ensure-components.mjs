@@ -7,8 +7,21 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-const BINARIES = ['docker-registry', 'notary', 'notary-server', 'skopeo', 'containerd', 'ctr', 'dockerd', 'docker', 'faketime', 'htpasswd', 'debootstrap'];
-const PACKAGES = ['docker-registry', 'notary', 'skopeo', 'containerd', 'docker.io', 'faketime', 'apache2-utils', 'debootstrap'];
+const BINARIES = [
+  'docker-registry',
+  'notary',
+  'notary-server',
+  'skopeo',
+  'containerd',
+  'ctr',
+  'dockerd',
+  'docker',
+  'faketime',
+  'htpasswd',
+  'debootstrap',
+  'redis-server',
+];
+const PACKAGES = ['docker-registry', 'notary', 'skopeo', 'containerd', 'docker.io', 'faketime', 'apache2-utils', 'debootstrap', 'redis-server'];
 if (process.argv.includes('--bench')) {
   BINARIES.push('wrk');
   PACKAGES.push('wrk');

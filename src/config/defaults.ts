@@ -70,6 +70,10 @@ export const DEFAULTS = {
   referrersIndexMaxBytes: 4 * 1024 ** 2, // bytes of one referrers index (API answer or tag-schema index)
   signatureManifestMaxBytes: 256 * 1024, // bytes of one signature artifact manifest
   signatureBlobMaxBytes: 1024 ** 2, // bytes of one signature artifact blob (payload, bundle, envelope)
+  redisConnectTimeoutMs: 5_000, // ms to reach Redis at start before Signet refuses to start
+  redisCommandTimeoutMs: 10_000, // ms for one Redis command; past it the read fails (closed)
+  redisReconnectMaxDelayMs: 2_000, // ms between reconnection attempts once Redis was reached
+  redisProvenanceCasAttempts: 100, // compare-and-set rounds of one provenance change before it fails
   revocationTimeoutMs: 5_000, // ms for one OCSP or CRL request, connection to last byte
   revocationResponseMaxBytes: 10 * 1024 ** 2, // bytes of one OCSP response or CRL (CRLs of large CAs reach megabytes)
   revocationCacheEntries: 10_000, // OCSP and CRL answers kept until their nextUpdate (entries)
