@@ -20,8 +20,28 @@ const BINARIES = [
   'htpasswd',
   'debootstrap',
   'redis-server',
+  'radosgw',
+  'radosgw-admin',
+  'ceph-mon',
+  'ceph-osd',
+  'ceph-authtool',
+  'monmaptool',
 ];
-const PACKAGES = ['docker-registry', 'notary', 'skopeo', 'containerd', 'docker.io', 'faketime', 'apache2-utils', 'debootstrap', 'redis-server'];
+const PACKAGES = [
+  'docker-registry',
+  'notary',
+  'skopeo',
+  'containerd',
+  'docker.io',
+  'faketime',
+  'apache2-utils',
+  'debootstrap',
+  'redis-server',
+  'radosgw',
+  'ceph-mon',
+  'ceph-osd',
+  'ceph-common',
+];
 if (process.argv.includes('--bench')) {
   BINARIES.push('wrk');
   PACKAGES.push('wrk');

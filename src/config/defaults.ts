@@ -70,6 +70,10 @@ export const DEFAULTS = {
   referrersIndexMaxBytes: 4 * 1024 ** 2, // bytes of one referrers index (API answer or tag-schema index)
   signatureManifestMaxBytes: 256 * 1024, // bytes of one signature artifact manifest
   signatureBlobMaxBytes: 1024 ** 2, // bytes of one signature artifact blob (payload, bundle, envelope)
+  s3PartBytes: 8 * 1024 ** 2, // bytes per part of a multipart upload (S3 wants at least 5 MiB); each upload buffers part × concurrency
+  s3UploadConcurrency: 2, // parts of one blob uploaded at once
+  s3ListIntervalMs: 60_000, // ms between listings of the bucket that update the shared size and LRU order
+  s3StaleUploadMs: 24 * 3_600_000, // ms after which an open multipart upload is a crashed replica's leftover, aborted at start
   redisConnectTimeoutMs: 5_000, // ms to reach Redis at start before Signet refuses to start
   redisCommandTimeoutMs: 10_000, // ms for one Redis command; past it the read fails (closed)
   redisReconnectMaxDelayMs: 2_000, // ms between reconnection attempts once Redis was reached
