@@ -77,8 +77,15 @@ async function serve(args: string[]): Promise<number> {
   const logger = pino({ level: config.log.level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
   logger.info({ node: process.version }, 'signet starting');
   const { Signet } = await import('../server/signet.js');
-  const signet = new Signet({ config, logger });
+  const { openStorage } = await import('../server/storage.js');
+  let signet: InstanceType<typeof Signet>;
   try {
+    // Shared backends (S3, Redis) are reached before anything listens: without them Signet does not start.
+    let evicted: (namespace: string) => void = () => undefined;
+    const storage = await openStorage(config, logger, (namespace) => evicted(namespace));
+    signet = new Signet({ config, logger, storage });
+    const metrics = signet.metrics;
+    evicted = (namespace) => metrics.evictions.inc({ namespace });
     await signet.start();
   } catch (err) {
     logger.fatal({ err: errorMessage(err) }, 'cannot start');

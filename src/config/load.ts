@@ -62,6 +62,30 @@ export interface CosignRequirements {
   path: string;
 }
 
+/** S3-compatible object storage for content (`storage.s3`), secrets resolved. */
+export interface S3StorageConfig {
+  /** Undefined: AWS's own endpoint for the region. */
+  endpoint: string | undefined;
+  region: string;
+  bucket: string;
+  prefix: string;
+  forcePathStyle: boolean;
+  /** Undefined: the AWS SDK's default provider chain (environment, instance role). */
+  credentials: { accessKeyId: Secret; secretAccessKey: Secret } | undefined;
+  redirect: boolean;
+}
+
+/** Redis for shared state (`state.redis`), secrets resolved. */
+export interface RedisStateConfig {
+  url: string;
+  username: string | undefined;
+  password: Secret | undefined;
+  /** PEM CA bundle for rediss:// with a private CA. */
+  caPem: string | undefined;
+  keyPrefix: string;
+  connectTimeoutMs: number;
+}
+
 /** The certificate files of Notation trust stores, by type and name, as read. */
 export type NotationStoreFiles = Record<'ca' | 'signingAuthority' | 'tsa', Record<string, Array<{ path: string; pem: string }>>>;
 
@@ -175,7 +199,9 @@ export interface Config {
   /** Admin endpoints (`/metrics`): an own listener (if set), and who may use them. */
   admin: { listen: { host: string; port: number } | undefined; allow: Principal[] };
   limits: { clientRequestsPerSecond: number; clientBurst: number };
-  storage: { path: string; maxBytes: number };
+  storage: { path: string; maxBytes: number; s3: S3StorageConfig | undefined };
+  /** State shared by replicas; undefined: files under `storage.path`. */
+  state: { redis: RedisStateConfig | undefined };
   cache: { manifestMemoryBytes: number; tagCheckSeconds: number };
   defaultUpstream: string | undefined;
   upstreams: Map<string, UpstreamConfig>;
@@ -382,6 +408,54 @@ function resolveNotationRequirements(r: NonNullable<RawFormats['notation']>, sou
   return { trustPolicy, trustStore, threshold: r.threshold, repository: r.repository, path };
 }
 
+/** A secret given inline, as a file (its first line) or as an environment variable; undefined when none is. */
+function resolveSecret(
+  given: { value: string | undefined; file: string | undefined; env: string | undefined },
+  source: string,
+  path: string,
+  env: NodeJS.ProcessEnv,
+): Secret | undefined {
+  if (given.file !== undefined) return new Secret(readSecretFile(source, `${path}File`, given.file).replace(/\r?\n$/, ''));
+  if (given.env !== undefined) {
+    const value = env[given.env];
+    if (value === undefined) throw new SignetError('CONFIG_INVALID', `${source}: ${path}Env: environment variable ${given.env} is not set`);
+    return new Secret(value);
+  }
+  return given.value === undefined ? undefined : new Secret(given.value);
+}
+
+function resolveS3(s: ParsedConfig['storage']['s3'], source: string, env: NodeJS.ProcessEnv): S3StorageConfig | undefined {
+  if (!s) return undefined;
+  const accessKeyId = resolveSecret({ value: s.accessKeyId, file: s.accessKeyIdFile, env: s.accessKeyIdEnv }, source, 'storage.s3.accessKeyId', env);
+  const secretAccessKey = resolveSecret(
+    { value: s.secretAccessKey, file: s.secretAccessKeyFile, env: s.secretAccessKeyEnv },
+    source,
+    'storage.s3.secretAccessKey',
+    env,
+  );
+  return {
+    endpoint: s.endpoint,
+    region: s.region,
+    bucket: s.bucket,
+    prefix: s.prefix,
+    forcePathStyle: s.forcePathStyle,
+    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
+    redirect: s.redirect,
+  };
+}
+
+function resolveRedis(r: ParsedConfig['state']['redis'], source: string, env: NodeJS.ProcessEnv): RedisStateConfig | undefined {
+  if (!r) return undefined;
+  return {
+    url: r.url,
+    username: r.username,
+    password: resolveSecret({ value: r.password, file: r.passwordFile, env: r.passwordEnv }, source, 'state.redis.password', env),
+    caPem: r.caFile === undefined ? undefined : readSecretFile(source, 'state.redis.caFile', r.caFile),
+    keyPrefix: r.keyPrefix,
+    connectTimeoutMs: r.connectTimeoutMs,
+  };
+}
+
 function resolveFormats(f: RawFormats, server: NotaryServerConfig | undefined, source: string, path: string): FormatRequirement[] {
   const out: FormatRequirement[] = [];
   if (f.notation) out.push({ format: 'notation', requirement: resolveNotationRequirements(f.notation, source, `${path}.notation`) });
@@ -464,7 +538,8 @@ function resolve(cfg: ParsedConfig, source: string, env: NodeJS.ProcessEnv): Con
       allow: cfg.admin ? cfg.admin.allow.map(parsePrincipal) : cfg.auth ? [] : [{ kind: 'anonymous' }],
     },
     limits: cfg.limits,
-    storage: cfg.storage,
+    storage: { path: cfg.storage.path, maxBytes: cfg.storage.maxBytes, s3: resolveS3(cfg.storage.s3, source, env) },
+    state: { redis: resolveRedis(cfg.state.redis, source, env) },
     cache: cfg.cache,
     defaultUpstream,
     upstreams,

@@ -396,6 +396,72 @@ const rule = z
   })
   .strict();
 
+/**
+ * S3-compatible object storage for blobs and manifests, shared by replicas (distribution's
+ * `storage.s3`, Harbor, Zot): verified content under its digest, nothing visible before the
+ * digest matched. `storage.path` still holds what is local (blobs being downloaded).
+ */
+const s3Storage = z
+  .object({
+    endpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL of the S3 endpoint' }).optional(),
+    region: z.string().min(1).default('us-east-1'),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'S3 bucket names are 3-63 lowercase letters, digits, dots and hyphens'),
+    /** Key prefix of everything Signet writes ("signet/"), so a bucket can be shared. */
+    prefix: z
+      .string()
+      .regex(/^(?:[A-Za-z0-9!_.*'()-]+\/)*$/, 'a key prefix ends with "/" and holds no spaces')
+      .default(''),
+    /** Path-style addressing (`endpoint/bucket/key`), which most self-hosted gateways need. */
+    forcePathStyle: z.boolean().default(false),
+    accessKeyId: z.string().min(1).optional(),
+    accessKeyIdFile: z.string().min(1).optional(),
+    accessKeyIdEnv: z.string().min(1).optional(),
+    secretAccessKey: z.string().min(1).optional(),
+    secretAccessKeyFile: z.string().min(1).optional(),
+    secretAccessKeyEnv: z.string().min(1).optional(),
+    /** Answers warm blob GETs with a 307 to a short-lived presigned URL, so bytes bypass the replicas. */
+    redirect: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    for (const name of ['accessKeyId', 'secretAccessKey'] as const) {
+      const given = [s[name], s[`${name}File`], s[`${name}Env`]].filter((v) => v !== undefined).length;
+      if (given > 1) ctx.addIssue({ code: 'custom', path: [name], message: `set one of ${name}, ${name}File or ${name}Env` });
+    }
+    const ids = [s.accessKeyId, s.accessKeyIdFile, s.accessKeyIdEnv].some((v) => v !== undefined);
+    const secrets = [s.secretAccessKey, s.secretAccessKeyFile, s.secretAccessKeyEnv].some((v) => v !== undefined);
+    if (ids !== secrets) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [ids ? 'secretAccessKey' : 'accessKeyId'],
+        message: 'give both the access key ID and the secret access key, or neither (the SDK then reads its usual environment)',
+      });
+    }
+  });
+
+/** Redis for state shared by replicas: tags, provenance, verdicts, trust state and rollback floors, locks. */
+const redisState = z
+  .object({
+    url: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+    passwordEnv: z.string().min(1).optional(),
+    /** PEM CA bundle for rediss:// servers with a private CA. */
+    caFile: z.string().min(1).optional(),
+    /** Prefix of every key Signet writes, so a Redis can be shared. */
+    keyPrefix: z.string().min(1).default('signet:'),
+    connectTimeoutMs: positiveMs.default(DEFAULTS.redisConnectTimeoutMs),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if ([r.password, r.passwordFile, r.passwordEnv].filter((v) => v !== undefined).length > 1) {
+      ctx.addIssue({ code: 'custom', path: ['password'], message: 'set one of password, passwordFile or passwordEnv' });
+    }
+    if (r.caFile !== undefined && !r.url.startsWith('rediss:'))
+      ctx.addIssue({ code: 'custom', path: ['caFile'], message: 'caFile applies to rediss:// (TLS) URLs only' });
+  });
+
 const REVOCATION_DEFAULTS = { allowedHosts: [], timeoutMs: DEFAULTS.revocationTimeoutMs, maxResponseBytes: DEFAULTS.revocationResponseMaxBytes };
 
 const CLIENT_TIMEOUTS = {
@@ -465,9 +531,13 @@ export const configSchema = z
       .object({
         path: z.string().min(1).default(DEFAULTS.storagePath),
         maxBytes: size.default(DEFAULTS.storageMaxBytes),
+        /** Content in S3-compatible object storage instead of under `path` (needs `state.redis`). */
+        s3: s3Storage.optional(),
       })
       .strict()
       .default({ path: DEFAULTS.storagePath, maxBytes: DEFAULTS.storageMaxBytes }),
+    /** State shared by replicas; absent: files under `storage.path`. */
+    state: z.object({ redis: redisState.optional() }).strict().default({}),
     cache: z
       .object({
         manifestMemoryBytes: size.default(DEFAULTS.manifestMemoryBytes),
@@ -569,6 +639,13 @@ export const configSchema = z
     }
     if (cfg.admin?.listen && cfg.admin.listen.port === cfg.listen.port && cfg.admin.listen.port !== 0 && cfg.admin.listen.host === cfg.listen.host) {
       ctx.addIssue({ code: 'custom', path: ['admin', 'listen', 'port'], message: 'the admin listener needs a port of its own' });
+    }
+    if (cfg.storage.s3 && !cfg.state.redis) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['storage', 's3'],
+        message: 'content in S3 is shared by replicas, whose state must be shared too: configure state.redis',
+      });
     }
     if (cfg.defaultUpstream !== undefined && !(cfg.defaultUpstream in cfg.upstreams)) {
       ctx.addIssue({

@@ -304,10 +304,14 @@ export class Signet {
         case '/healthz':
           ctx.body = { status: 'ok' };
           return;
-        case '/readyz':
-          ctx.status = this.#ready ? 200 : 503;
-          ctx.body = { status: this.#ready ? 'ready' : 'not ready' };
+        case '/readyz': {
+          // Shared backends (Redis, S3) are asked each time: a replica that cannot reach them is taken out of the balancer.
+          const backends = (await this.#storage.health?.()) ?? [];
+          const ready = this.#ready && backends.every((b) => b.ok);
+          ctx.status = ready ? 200 : 503;
+          ctx.body = { status: ready ? 'ready' : 'not ready', ...(backends.length > 0 ? { backends } : {}) };
           return;
+        }
         case '/metrics':
           if (!serve.metrics) {
             await next();

@@ -5,7 +5,8 @@ export interface S3ClientOptions {
   /** `https://host:port` of an S3-compatible service; absent for AWS itself. */
   endpoint?: string | undefined;
   region: string;
-  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined };
+  /** Undefined: the SDK's default provider chain (environment, shared files, instance role). */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined } | undefined;
   /** `https://host/bucket/key` rather than `https://bucket.host/key` (most self-hosted services). */
   forcePathStyle: boolean;
 }
@@ -20,7 +21,7 @@ export function createS3Client(options: S3ClientOptions): S3Client {
   return new S3Client({
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     region: options.region,
-    credentials: options.credentials,
+    ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
     forcePathStyle: options.forcePathStyle,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',

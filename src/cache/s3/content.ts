@@ -1,4 +1,6 @@
+import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import type { ContentNamespace } from '../lru-index.js';
+import { s3Error } from './client.js';
 import { S3BlobStore } from './blobs.js';
 import { S3ManifestStore } from './manifests.js';
 import { S3Objects, type S3ContentOptions } from './objects.js';
@@ -62,6 +64,15 @@ export class S3Content {
 
   get totalBytes(): number {
     return this.#objects.index.totalBytes;
+  }
+
+  /** Whether the bucket answers (one HEAD): what `/readyz` asks. Throws STORAGE_ERROR when not. */
+  async ping(): Promise<void> {
+    try {
+      await this.#objects.client.send(new HeadBucketCommand({ Bucket: this.#objects.bucket }));
+    } catch (err) {
+      throw s3Error(`S3 bucket ${this.#objects.bucket} does not answer`, err);
+    }
   }
 
   /** Brings this replica's view (total and LRU order) up to date with the bucket now. */
