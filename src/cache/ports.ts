@@ -131,6 +131,24 @@ export interface ProvenanceStore {
 }
 
 /**
+ * Which replica downloads a blob when several want it at once (one upstream fetch per blob
+ * across all replicas sharing a store). The holder keeps its lock alive while it downloads and
+ * releases it after the commit; a replica that dies loses it when its TTL runs out, and
+ * another takes over. Absent for a single Signet (its own in-process sharing suffices).
+ */
+export interface FillLocks {
+  /** The lock on `key`, or undefined while another replica holds it. */
+  acquire(key: string): Promise<FillLock | undefined>;
+  /** Resolves when nobody holds `key` any more (or after a long while); rejects when `signal` aborts. */
+  waitUntilFree(key: string, signal: AbortSignal | undefined): Promise<void>;
+}
+
+export interface FillLock {
+  /** Lets go (idempotent); the holder calls it once the blob is committed or the download failed. */
+  release(): Promise<void>;
+}
+
+/**
  * What a trust format keeps per scope (Notary: the trust server's origin) and name (Notary:
  * the GUN) across restarts: raw verified metadata files, and the highest version seen per
  * role — the rollback floors. A read that fails for any reason other than "not found" throws:

@@ -74,6 +74,9 @@ export const DEFAULTS = {
   s3UploadConcurrency: 2, // parts of one blob uploaded at once
   s3ListIntervalMs: 60_000, // ms between listings of the bucket that update the shared size and LRU order
   s3StaleUploadMs: 24 * 3_600_000, // ms after which an open multipart upload is a crashed replica's leftover, aborted at start
+  blobLockTtlMs: 30_000, // ms a replica's download lock of a blob lives without a refresh (it refreshes every third of it)
+  blobLockPollMs: 200, // ms between checks of another replica's download lock
+  blobLockWaitMs: 600_000, // ms a replica waits on another's download before trying to take it over
   redisConnectTimeoutMs: 5_000, // ms to reach Redis at start before Signet refuses to start
   redisCommandTimeoutMs: 10_000, // ms for one Redis command; past it the read fails (closed)
   redisReconnectMaxDelayMs: 2_000, // ms between reconnection attempts once Redis was reached

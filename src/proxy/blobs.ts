@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { SignetError } from '../errors.js';
 import { BlobFill } from '../cache/blob-fill.js';
-import type { BlobStore, PendingBlob } from '../cache/ports.js';
+import type { BlobStore, FillLock, FillLocks, PendingBlob } from '../cache/ports.js';
 import type { Digest } from '../registry/names.js';
 import { header } from '../registry/upstream-client.js';
 import type { Policy } from '../policy/policy.js';
@@ -27,6 +27,8 @@ export interface ServedBlob {
 
 export interface BlobServiceOptions {
   store: BlobStore;
+  /** Replicas sharing `store`: one of them downloads a blob, the others serve it once committed. */
+  fillLocks?: FillLocks;
   policy: Pick<Policy, 'blob'>;
   metrics: ProxyMetrics;
   logger: Logger;
@@ -146,7 +148,14 @@ export class BlobService {
       return { size: Number.isFinite(size) ? size : undefined, stream: undefined, range: undefined, cache: 'miss' };
     }
 
-    const fill = await this.#fill(target, digest, signal);
+    let fill: BlobFill;
+    try {
+      fill = await this.#fill(target, digest, signal);
+    } catch (err) {
+      // Another replica downloaded and committed it meanwhile: served from the shared store.
+      if (err instanceof CommittedElsewhere) return this.#serve(target, digest, method, range, signal);
+      throw err;
+    }
     if (range) {
       // A part of a blob cannot be checked by the client: it gets only verified bytes, and its
       // answer waits for the verification, so that a download that fails is an error response
@@ -186,6 +195,41 @@ export class BlobService {
   }
 
   async #start(target: Target, digest: Digest, key: string, waiters: StartWaiters): Promise<BlobFill> {
+    const signal = waiters.controller.signal;
+    const lock = await this.#replicaLock(digest, key, signal);
+    try {
+      // From here the lock is released by #finish, after the commit (or the failure).
+      return await this.#download(target, digest, key, waiters, lock);
+    } catch (err) {
+      await lock?.release();
+      throw err;
+    }
+  }
+
+  /**
+   * With replicas sharing the store: the download lock of this source's blob. While another
+   * replica holds it, this one waits; when the blob was committed meanwhile, CommittedElsewhere
+   * sends the request back to the store. Undefined for a single Signet.
+   */
+  async #replicaLock(digest: Digest, key: string, signal: AbortSignal): Promise<FillLock | undefined> {
+    const locks = this.#o.fillLocks;
+    if (!locks) return undefined;
+    for (;;) {
+      const lock = await locks.acquire(key);
+      if (lock) {
+        // Committed by another replica just before the lock was free: nothing to download.
+        if (await this.#o.store.stat(digest.value)) {
+          await lock.release();
+          throw new CommittedElsewhere();
+        }
+        return lock;
+      }
+      await locks.waitUntilFree(key, signal);
+      if (await this.#o.store.stat(digest.value)) throw new CommittedElsewhere();
+    }
+  }
+
+  async #download(target: Target, digest: Digest, key: string, waiters: StartWaiters, lock: FillLock | undefined): Promise<BlobFill> {
     const upstream = target.upstream.name;
     const signal = waiters.controller.signal;
     const res = await target.upstream.request({
@@ -210,11 +254,11 @@ export class BlobService {
     const fill = new BlobFill(digest, Number.isFinite(announced) && announced >= 0 ? announced : undefined, pending);
     this.#fills.set(key, fill);
     void fill.run(res.body, (n) => this.#o.metrics.upstreamBytes.inc({ upstream }, n));
-    void this.#finish(target, fill, key);
+    void this.#finish(target, fill, key, lock);
     return fill;
   }
 
-  async #finish(target: Target, fill: BlobFill, key: string): Promise<void> {
+  async #finish(target: Target, fill: BlobFill, key: string, lock: FillLock | undefined): Promise<void> {
     const digest = fill.digest.value;
     try {
       const { size } = await fill.done;
@@ -235,7 +279,17 @@ export class BlobService {
     } finally {
       this.#fills.delete(key);
       fill.seal();
+      // Other replicas waiting on this download now find the blob committed (or take over).
+      await lock?.release();
     }
+  }
+}
+
+/** Another replica committed the blob while this one waited for its download lock. */
+class CommittedElsewhere extends Error {
+  constructor() {
+    super('committed by another replica');
+    this.name = 'CommittedElsewhere';
   }
 }
 

@@ -123,7 +123,13 @@ export class Signet {
       tagCheckSeconds: config.cache.tagCheckSeconds,
       clock,
     });
-    const blobs = new BlobService({ store: this.#storage.blobs, policy: this.policy, metrics: this.metrics, logger });
+    const blobs = new BlobService({
+      store: this.#storage.blobs,
+      policy: this.policy,
+      metrics: this.metrics,
+      logger,
+      ...(this.#storage.fillLocks ? { fillLocks: this.#storage.fillLocks } : {}),
+    });
     const referrers = new ReferrersService({
       policy: this.policy,
       fetcherFor: (target) => {

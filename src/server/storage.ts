@@ -1,13 +1,14 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
-import type { BlobStore, ManifestStore, ProvenanceStore, TagStore, TrustStateStore } from '../cache/ports.js';
+import type { BlobStore, FillLocks, ManifestStore, ProvenanceStore, TagStore, TrustStateStore } from '../cache/ports.js';
 import { DiskContent } from '../cache/disk/content.js';
 import { DiskProvenanceStore } from '../cache/disk/provenance.js';
 import { DiskTagStore } from '../cache/disk/tags.js';
 import { siteTrustState } from '../cache/disk/trust-state.js';
 import { MemoizedManifests } from '../cache/memoized-manifests.js';
 import { connectRedis, type RedisState } from '../cache/redis/client.js';
+import { RedisFillLocks } from '../cache/redis/fill-locks.js';
 import { RedisProvenanceStore } from '../cache/redis/provenance.js';
 import { RedisTagStore } from '../cache/redis/tags.js';
 import { RedisTrustStateStore } from '../cache/redis/trust-state.js';
@@ -22,6 +23,8 @@ export interface Storage {
   tags: TagStore;
   provenance: ProvenanceStore;
   trustState: TrustStateStore;
+  /** With state shared by replicas: who downloads a blob that several want at once. */
+  fillLocks?: FillLocks;
   /** Prepares the backends (layout, leftovers of a crash, indexes). */
   init(): Promise<void>;
   /** Writes what is still pending (last-use times), on shutdown, and lets go of connections. */
@@ -90,6 +93,7 @@ export async function openStorage(config: Pick<Config, 'storage' | 'cache' | 'st
     tags: shared ? new RedisTagStore({ state: shared, logger }) : disk.tags,
     provenance: shared ? new RedisProvenanceStore({ state: shared, logger }) : disk.provenance,
     trustState: shared ? new RedisTrustStateStore({ state: shared }) : disk.trustState,
+    ...(shared ? { fillLocks: new RedisFillLocks({ state: shared, logger }) } : {}),
     init: async () => {
       await (content ? content.init() : disk.init());
     },

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
@@ -121,6 +122,37 @@ describe('Signet on S3 content and Redis state', () => {
       await redis.restart();
     }
     await poll('readyz again', async () => ((await fetch(`${signet.url}/readyz`)).status === 200 ? true : undefined));
+  });
+
+  test('20 clients over three replicas pull one cold image at once: one upstream GET per blob, correct bytes for all', async () => {
+    const big = await pushImage(registry, 'library/big', '1.0', { files: { 'big.bin': randomBytes(12 * 1024 ** 2) } });
+    const replicaConfig = {
+      upstreams: { 'docker.io': { url: registry.url } },
+      defaultUpstream: 'docker.io',
+      extra: { storage: { s3: { ...s3Config, prefix: 'replicas/' } }, state: { redis: { url: redis.url, keyPrefix: 'replicas:' } } },
+    };
+    const replicas = await Promise.all([startSignet(replicaConfig), startSignet(replicaConfig), startSignet(replicaConfig)]);
+    try {
+      const manifest = await getWithManifestAccept(replicas[0].url, '/v2/library/big/manifests/1.0', MANIFEST_ACCEPT);
+      assert.equal(manifest.status, 200, manifest.body.toString());
+      const clients = Array.from({ length: 20 }, (_, i) => replicas[i % replicas.length] as Signet);
+      await Promise.all(
+        clients.flatMap((replica) =>
+          big.blobs.map(async (blob) => {
+            const res = await fetch(`${replica.url}/v2/library/big/blobs/${blob.digest}`);
+            assert.equal(res.status, 200, `${replica.url} ${blob.digest}`);
+            const body = Buffer.from(await res.arrayBuffer());
+            assert.equal(`sha256:${createHash('sha256').update(body).digest('hex')}`, blob.digest, `bytes of ${blob.digest} from ${replica.url}`);
+          }),
+        ),
+      );
+      const gets = (await registry.accessLog()).filter((e) => e.method === 'GET' && e.path.startsWith('/v2/library/big/blobs/'));
+      for (const blob of big.blobs) {
+        assert.equal(gets.filter((e) => e.path.endsWith(blob.digest)).length, 1, `upstream GETs of ${blob.digest}`);
+      }
+    } finally {
+      await stopAll(...replicas);
+    }
   });
 
   test('Signet refuses to start when Redis cannot be reached or does not persist its writes', async () => {
