@@ -26,6 +26,7 @@ const BINARIES = [
   'ceph-osd',
   'ceph-authtool',
   'monmaptool',
+  'nginx',
 ];
 const PACKAGES = [
   'docker-registry',
@@ -41,6 +42,7 @@ const PACKAGES = [
   'ceph-mon',
   'ceph-osd',
   'ceph-common',
+  'nginx-light',
 ];
 if (process.argv.includes('--bench')) {
   BINARIES.push('wrk');

@@ -72,7 +72,6 @@ export interface S3StorageConfig {
   forcePathStyle: boolean;
   /** Undefined: the AWS SDK's default provider chain (environment, instance role). */
   credentials: { accessKeyId: Secret; secretAccessKey: Secret } | undefined;
-  redirect: boolean;
 }
 
 /** Redis for shared state (`state.redis`), secrets resolved. */
@@ -440,7 +439,6 @@ function resolveS3(s: ParsedConfig['storage']['s3'], source: string, env: NodeJS
     prefix: s.prefix,
     forcePathStyle: s.forcePathStyle,
     credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
-    redirect: s.redirect,
   };
 }
 

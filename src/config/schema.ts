@@ -419,8 +419,6 @@ const s3Storage = z
     secretAccessKey: z.string().min(1).optional(),
     secretAccessKeyFile: z.string().min(1).optional(),
     secretAccessKeyEnv: z.string().min(1).optional(),
-    /** Answers warm blob GETs with a 307 to a short-lived presigned URL, so bytes bypass the replicas. */
-    redirect: z.boolean().default(false),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -639,6 +637,17 @@ export const configSchema = z
     }
     if (cfg.admin?.listen && cfg.admin.listen.port === cfg.listen.port && cfg.admin.listen.port !== 0 && cfg.admin.listen.host === cfg.listen.host) {
       ctx.addIssue({ code: 'custom', path: ['admin', 'listen', 'port'], message: 'the admin listener needs a port of its own' });
+    }
+    if (cfg.state.redis) {
+      for (const [name, u] of Object.entries(cfg.upstreams)) {
+        if (!u.offline) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', name, 'offline'],
+          message:
+            'imported bundles and their trust state are kept on the machine that imported them, not in state.redis: run an air-gapped site without state.redis (one Signet per machine)',
+        });
+      }
     }
     if (cfg.storage.s3 && !cfg.state.redis) {
       ctx.addIssue({

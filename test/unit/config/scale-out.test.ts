@@ -34,7 +34,6 @@ test('S3 content and Redis state, with secrets from a file and the environment',
   assert.equal(s3.bucket, 'signet-cache');
   assert.equal(s3.prefix, 'cache/');
   assert.equal(s3.forcePathStyle, true);
-  assert.equal(s3.redirect, false);
   const credentials = s3.credentials;
   assert.ok(credentials);
   assert.equal(credentials.accessKeyId.reveal(), 'AKIA-TEST');
@@ -66,9 +65,13 @@ test('bad backend settings are refused with the key path and what to do', () => 
     /storage\.s3\.accessKeyId: set one of/,
   );
   rejects(`${upstream}${redis}storage:\n  s3: {bucket: signet, prefix: "no-slash"}\n`, /storage\.s3\.prefix: a key prefix ends with "\/"/);
-  rejects(`${upstream}${redis}storage:\n  s3: {bucket: signet, region: eu-1, redirects: true}\n`, /unknown key "storage\.s3\.redirects"/);
+  rejects(`${upstream}${redis}storage:\n  s3: {bucket: signet, region: eu-1, redirect: true}\n`, /unknown key "storage\.s3\.redirect"/);
   rejects(`${upstream}state:\n  redis: {url: "http://127.0.0.1:6379"}\n`, /state\.redis\.url: expected a redis:\/\/ or rediss:\/\/ URL/);
   rejects(`${upstream}state:\n  redis: {url: "redis://h", caFile: /etc/ca.pem}\n`, /state\.redis\.caFile: caFile applies to rediss:\/\/ \(TLS\) URLs only/);
   rejects(`${upstream}state:\n  redis: {url: "redis://h", passwordEnv: NOT_SET}\n`, /state\.redis\.passwordEnv: environment variable NOT_SET is not set/);
   rejects(`${upstream}state:\n  memcached: {}\n`, /unknown key "state\.memcached"/);
+  rejects(
+    `upstreams:\n  corp.example: {offline: true}\n${redis}`,
+    /upstreams\.corp\.example\.offline: imported bundles and their trust state are kept on the machine that imported them/,
+  );
 });
