@@ -6,7 +6,7 @@ import { DEFAULTS } from '../../config/defaults.js';
 import { SignetError, errorMessage } from '../../errors.js';
 import { isTag, printable } from '../../registry/names.js';
 import type { TagRecord, TagStore } from '../ports.js';
-import { copyTagRecord } from '../tag-record.js';
+import { copyTagRecord, parseTagRecord } from '../tag-record.js';
 import { isNotFound, repositoryDir, writeFileAtomic } from './files.js';
 
 export interface DiskTagStoreOptions {
@@ -71,19 +71,4 @@ export class DiskTagStore implements TagStore {
       throw new SignetError('STORAGE_ERROR', `cannot save tag ${upstream}/${repository}:${tag}: ${errorMessage(err)}`, { cause: err });
     }
   }
-}
-
-/** The record as written since the first version: `{digest, mediaType, size, checkedAt}`. */
-function parseTagRecord(text: string): TagRecord | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null) return undefined;
-  const { digest, mediaType, size, checkedAt } = v as Record<string, unknown>;
-  if (typeof digest !== 'string' || typeof mediaType !== 'string' || typeof size !== 'number' || typeof checkedAt !== 'number') return undefined;
-  if (!Number.isSafeInteger(size) || size < 0 || !Number.isFinite(checkedAt)) return undefined;
-  return { digest, mediaType, size, checkedAt };
 }

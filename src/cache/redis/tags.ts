@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { TagRecord, TagStore } from '../ports.js';
-import { copyTagRecord } from '../tag-record.js';
+import { copyTagRecord, parseTagRecord } from '../tag-record.js';
 import { keyPart, storageError, type RedisState } from './client.js';
 
 export interface RedisTagStoreOptions {
@@ -63,19 +63,4 @@ export class RedisTagStore implements TagStore {
       throw storageError(`cannot save tag ${upstream}/${repository}:${tag}`, err);
     }
   }
-}
-
-/** `{digest, mediaType, size, checkedAt}`, as the disk store writes it; undefined when it is not one. */
-function parseTagRecord(text: string): TagRecord | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null) return undefined;
-  const { digest, mediaType, size, checkedAt } = v as Record<string, unknown>;
-  if (typeof digest !== 'string' || typeof mediaType !== 'string' || typeof size !== 'number' || typeof checkedAt !== 'number') return undefined;
-  if (!Number.isSafeInteger(size) || size < 0 || !Number.isFinite(checkedAt)) return undefined;
-  return { digest, mediaType, size, checkedAt };
 }
