@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
+import { DEFAULTS } from '../config/defaults.js';
 import { SignetError } from '../errors.js';
 import type { Metrics } from './metrics.js';
 import { toOciError } from './oci-errors.js';
@@ -38,6 +39,7 @@ export function errorMiddleware(logger: Logger) {
         const after = (err.detail as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
         if (after !== undefined) ctx.set('Retry-After', String(after));
       }
+      if (err instanceof SignetError && err.code === 'STORAGE_ERROR') ctx.set('Retry-After', String(DEFAULTS.storageRetryAfterSeconds));
       if (err instanceof SignetError && err.code === 'RANGE_INVALID') {
         const size = (err.detail as { size?: number } | undefined)?.size;
         if (size !== undefined) ctx.set('Content-Range', `bytes */${size}`);

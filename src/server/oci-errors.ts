@@ -22,7 +22,9 @@ const TABLE: Record<ErrorCode, { status: number; oci: string }> = {
   MANIFEST_TOO_LARGE: { status: 400, oci: 'MANIFEST_INVALID' },
   HEADERS_TOO_LARGE: { status: 431, oci: 'UNSUPPORTED' },
   CONFIG_INVALID: { status: 500, oci: 'UNKNOWN' },
-  STORAGE_ERROR: { status: 500, oci: 'UNKNOWN' },
+  // Signet's own storage (a disk, Redis, the bucket) cannot be used now: nothing is served on
+  // what cannot be read, and a client may try again (RFC 9110 §15.6.4).
+  STORAGE_ERROR: { status: 503, oci: 'UNAVAILABLE' },
   BUNDLE_INVALID: { status: 400, oci: 'UNKNOWN' },
   INTERNAL: { status: 500, oci: 'UNKNOWN' },
 };
