@@ -131,6 +131,17 @@ export interface ProvenanceStore {
 }
 
 /**
+ * Verified verdicts of the formats that sign digests (cosign, Notation), shared by replicas so
+ * that one replica's verification serves the others for its freshness interval. Values are
+ * opaque text; a verdict that cannot be read is simply verified again (it is a cache, not
+ * security state), so reads never throw.
+ */
+export interface VerdictStore {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+}
+
+/**
  * Which replica downloads a blob when several want it at once (one upstream fetch per blob
  * across all replicas sharing a store). The holder keeps its lock alive while it downloads and
  * releases it after the commit; a replica that dies loses it when its TTL runs out, and

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
 import type { Config } from '../config/load.js';
-import type { TrustStateStore } from '../cache/ports.js';
+import type { TrustStateStore, VerdictStore } from '../cache/ports.js';
 import { RegistrySignatureFetcher, type SignatureFetcher } from '../registry/referrers.js';
 import type { Upstream, UpstreamObserver } from '../registry/upstream-client.js';
 import { CosignTrustSource } from '../trust/cosign/cosign-source.js';
@@ -22,6 +22,8 @@ export interface TrustSourcesOptions {
   missingCacheSeconds: number;
   clock?: () => number;
   observer?: UpstreamObserver;
+  /** Replicas: verified cosign and Notation verdicts shared with the others. */
+  verdicts?: VerdictStore;
   /** Offline upstreams: the imported Notary trust data of a registry (undefined when it is online). */
   offlineNotary?: (registry: string) => MetadataFetcher | undefined;
 }
@@ -57,6 +59,7 @@ export function createTrustSources(o: TrustSourcesOptions): TrustSources {
       freshnessSeconds: o.freshnessSeconds,
       deniedCacheSeconds: o.missingCacheSeconds,
       ...clock,
+      ...(o.verdicts ? { verdicts: o.verdicts } : {}),
     }),
     notation: new NotationTrustSource({
       fetcherFor,
@@ -73,6 +76,7 @@ export function createTrustSources(o: TrustSourcesOptions): TrustSources {
       freshnessSeconds: o.freshnessSeconds,
       deniedCacheSeconds: o.missingCacheSeconds,
       ...clock,
+      ...(o.verdicts ? { verdicts: o.verdicts } : {}),
     }),
     fetcherFor,
   };

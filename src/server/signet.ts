@@ -101,6 +101,7 @@ export class Signet {
       clock,
       observer: this.metrics,
       offlineNotary: site.notary,
+      ...(this.#storage.verdicts ? { verdicts: this.#storage.verdicts } : {}),
     });
     this.#notary = trust.notary;
     const { cosign, notation } = trust;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
-import type { BlobStore, FillLocks, ManifestStore, ProvenanceStore, TagStore, TrustStateStore } from '../cache/ports.js';
+import type { BlobStore, FillLocks, ManifestStore, ProvenanceStore, TagStore, TrustStateStore, VerdictStore } from '../cache/ports.js';
 import { DiskContent } from '../cache/disk/content.js';
 import { DiskProvenanceStore } from '../cache/disk/provenance.js';
 import { DiskTagStore } from '../cache/disk/tags.js';
@@ -12,6 +12,7 @@ import { RedisFillLocks } from '../cache/redis/fill-locks.js';
 import { RedisProvenanceStore } from '../cache/redis/provenance.js';
 import { RedisTagStore } from '../cache/redis/tags.js';
 import { RedisTrustStateStore } from '../cache/redis/trust-state.js';
+import { RedisVerdictStore } from '../cache/redis/verdicts.js';
 import { createS3Client } from '../cache/s3/client.js';
 import { S3Content } from '../cache/s3/content.js';
 import { errorMessage } from '../errors.js';
@@ -25,6 +26,8 @@ export interface Storage {
   trustState: TrustStateStore;
   /** With state shared by replicas: who downloads a blob that several want at once. */
   fillLocks?: FillLocks;
+  /** With state shared by replicas: verified cosign and Notation verdicts. */
+  verdicts?: VerdictStore;
   /** Prepares the backends (layout, leftovers of a crash, indexes). */
   init(): Promise<void>;
   /** Writes what is still pending (last-use times), on shutdown, and lets go of connections. */
@@ -93,7 +96,7 @@ export async function openStorage(config: Pick<Config, 'storage' | 'cache' | 'st
     tags: shared ? new RedisTagStore({ state: shared, logger }) : disk.tags,
     provenance: shared ? new RedisProvenanceStore({ state: shared, logger }) : disk.provenance,
     trustState: shared ? new RedisTrustStateStore({ state: shared }) : disk.trustState,
-    ...(shared ? { fillLocks: new RedisFillLocks({ state: shared, logger }) } : {}),
+    ...(shared ? { fillLocks: new RedisFillLocks({ state: shared, logger }), verdicts: new RedisVerdictStore({ state: shared, logger }) } : {}),
     init: async () => {
       await (content ? content.init() : disk.init());
     },

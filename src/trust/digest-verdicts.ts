@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { DEFAULTS } from '../config/defaults.js';
 import { Inflight } from '../cache/inflight.js';
 import { DenialCache } from './denial-cache.js';
+import type { VerdictStore } from '../cache/ports.js';
 import { Denial, type Admission } from './source.js';
 
 export interface DigestVerdictsOptions {
@@ -14,6 +15,8 @@ export interface DigestVerdictsOptions {
   /** Seconds a denial is reused: pulls of unsigned images do not refetch every time. */
   deniedCacheSeconds: number;
   clock: () => number;
+  /** Replicas: verified verdicts shared through this store (each replica keeps its own denials). */
+  shared?: VerdictStore | undefined;
 }
 
 interface Verdict {
@@ -45,12 +48,18 @@ export class DigestVerdicts {
     const denied = this.#denied.get(key);
     if (denied) throw denied;
     const cached = this.#verdicts.get(key);
-    if (cached && this.#o.clock() - cached.checkedAt < this.#o.freshnessSeconds * 1000) return { ...cached.admission, confirmedAt: cached.checkedAt };
+    if (cached && this.#fresh(cached)) return { ...cached.admission, confirmedAt: cached.checkedAt };
     return this.#inflight.run(key, async () => {
+      const shared = await this.#shared(key);
+      if (shared) {
+        this.#verdicts.set(key, shared);
+        return { ...shared.admission, confirmedAt: shared.checkedAt };
+      }
       try {
         const admission = await verify();
         const checkedAt = this.#o.clock();
         this.#verdicts.set(key, { admission, checkedAt });
+        await this.#o.shared?.set(key, JSON.stringify({ admission, checkedAt }), this.#o.freshnessSeconds * 1000);
         return { ...admission, confirmedAt: checkedAt };
       } catch (err) {
         if (!(err instanceof Denial)) throw err;
@@ -67,5 +76,31 @@ export class DigestVerdicts {
         throw err;
       }
     });
+  }
+
+  #fresh(verdict: Verdict): boolean {
+    return this.#o.clock() - verdict.checkedAt < this.#o.freshnessSeconds * 1000;
+  }
+
+  /** Another replica's fresh verdict, when there is one that reads back whole. */
+  async #shared(key: string): Promise<Verdict | undefined> {
+    const text = await this.#o.shared?.get(key);
+    if (text === undefined) return undefined;
+    const verdict = parseVerdict(text);
+    return verdict && this.#fresh(verdict) ? verdict : undefined;
+  }
+}
+
+/** A verdict as `set` wrote it (JSON: evidence times as ISO text); undefined when it is not one. */
+function parseVerdict(text: string): Verdict | undefined {
+  try {
+    const parsed = JSON.parse(text) as { admission?: Admission; checkedAt?: unknown };
+    const { admission, checkedAt } = parsed;
+    if (typeof checkedAt !== 'number' || typeof admission !== 'object' || !Array.isArray(admission.signers) || !Array.isArray(admission.evidence))
+      return undefined;
+    const evidence = admission.evidence.map((e) => (typeof e.signedAt === 'string' ? { ...e, signedAt: new Date(e.signedAt) } : e));
+    return { admission: { ...admission, evidence }, checkedAt };
+  } catch {
+    return undefined;
   }
 }

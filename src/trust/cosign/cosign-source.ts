@@ -5,6 +5,7 @@ import { SignetError, errorMessage } from '../../errors.js';
 import type { ReferrerDescriptor, SignatureFetcher } from '../../registry/referrers.js';
 import { SIGNATURE_MEDIA_TYPES } from '../../registry/media-types.js';
 import { cosignTag } from '../../registry/signature-artifacts.js';
+import type { VerdictStore } from '../../cache/ports.js';
 import { DigestVerdicts } from '../digest-verdicts.js';
 import { mostTelling } from '../most-telling.js';
 import { Denial, type Admission, type DenyReason, type Evidence, type Subject, type TrustSource } from '../source.js';
@@ -21,6 +22,8 @@ export interface CosignSourceOptions {
   /** Seconds a denial (no signature, wrong signer, ...) is reused: pulls of unsigned images do not refetch every time. */
   deniedCacheSeconds: number;
   clock?: () => number;
+  /** Replicas: verified verdicts shared with the others. */
+  verdicts?: VerdictStore;
 }
 
 /** Bundle artifact types cosign 3 attaches (and the older `;version=` spellings sigstore-js reads). */
@@ -79,6 +82,7 @@ export class CosignTrustSource implements TrustSource<CosignRequirements> {
       logger: options.logger,
       freshnessSeconds: options.freshnessSeconds,
       deniedCacheSeconds: options.deniedCacheSeconds,
+      shared: options.verdicts,
       clock: options.clock ?? Date.now,
     });
   }

@@ -4,6 +4,7 @@ import type { NotationRequirements } from '../../config/load.js';
 import { SignetError, errorMessage } from '../../errors.js';
 import type { ReferrerDescriptor, SignatureFetcher } from '../../registry/referrers.js';
 import { SIGNATURE_MEDIA_TYPES } from '../../registry/media-types.js';
+import type { VerdictStore } from '../../cache/ports.js';
 import { DigestVerdicts } from '../digest-verdicts.js';
 import { mostTelling } from '../most-telling.js';
 import { Denial, type Admission, type DenyReason, type Evidence, type Subject, type TrustSource } from '../source.js';
@@ -25,6 +26,8 @@ export interface NotationSourceOptions {
   /** Seconds a denial is reused. */
   deniedCacheSeconds: number;
   clock?: () => number;
+  /** Replicas: verified verdicts shared with the others. */
+  verdicts?: VerdictStore;
 }
 
 /** One signature as `inspect` reports it. */
@@ -83,6 +86,7 @@ export class NotationTrustSource implements TrustSource<NotationRequirements> {
       logger: options.logger,
       freshnessSeconds: options.freshnessSeconds,
       deniedCacheSeconds: options.deniedCacheSeconds,
+      shared: options.verdicts,
       clock: this.#clock,
     });
   }

@@ -7,6 +7,7 @@ import { connectRedis, type RedisState } from '../../../src/cache/redis/client.j
 import { RedisProvenanceStore } from '../../../src/cache/redis/provenance.js';
 import { RedisTagStore } from '../../../src/cache/redis/tags.js';
 import { RedisTrustStateStore } from '../../../src/cache/redis/trust-state.js';
+import { RedisVerdictStore } from '../../../src/cache/redis/verdicts.js';
 import { stopAll } from '../../harness/cleanup.js';
 import { freePort } from '../../harness/ports.js';
 import { poll } from '../../harness/poll.js';
@@ -304,5 +305,19 @@ describe('connecting', () => {
     await state.ping();
     assert.deepEqual(await state.durability(), { appendOnly: false });
     await assert.rejects(state.requireAppendOnly(), { code: 'STORAGE_ERROR', message: /appendonly yes/ });
+  });
+});
+
+describe('redis verdict store', () => {
+  it('shares a verdict for its lifetime, then forgets it; keys of other prefixes are apart', async () => {
+    const store = new RedisVerdictStore({ state: await connect(), logger: silent });
+    assert.equal(await store.get('docker.io/app@sha256:1 rule'), undefined);
+    await store.set('docker.io/app@sha256:1 rule', '{"v":1}', 300);
+    assert.equal(await store.get('docker.io/app@sha256:1 rule'), '{"v":1}');
+    const other = new RedisVerdictStore({ state: await connect(), logger: silent });
+    assert.equal(await other.get('docker.io/app@sha256:1 rule'), undefined);
+    await store.set('zero', 'x', 0);
+    assert.equal(await store.get('zero'), undefined);
+    await poll('the verdict to expire', async () => ((await store.get('docker.io/app@sha256:1 rule')) === undefined ? true : undefined));
   });
 });

@@ -12,6 +12,7 @@ import type { CosignRequirements } from '../../../src/config/load.js';
 import { SIGNATURE_MEDIA_TYPES } from '../../../src/registry/media-types.js';
 import type { FetchedBlob, FetchedManifest, ReferrerDescriptor, SignatureFetcher } from '../../../src/registry/referrers.js';
 import { SignatureFetchError } from '../../../src/registry/signature-fetch-error.js';
+import type { VerdictStore } from '../../../src/cache/ports.js';
 import { CosignTrustSource } from '../../../src/trust/cosign/cosign-source.js';
 import type { CosignVerifier, LegacySignatureLayer, VerifiedSignature } from '../../../src/trust/cosign/verifier-port.js';
 import { Denial } from '../../../src/trust/source.js';
@@ -108,7 +109,7 @@ function judge(value: unknown, digest: string): VerifiedSignature {
   return { signer, evidence: { format: 'cosign', signer, key: signer } };
 }
 
-function source(registry: FakeRegistry, clock = () => 0): CosignTrustSource {
+function source(registry: FakeRegistry, clock = () => 0, verdicts?: VerdictStore): CosignTrustSource {
   return new CosignTrustSource({
     fetcherFor: () => registry,
     verifier,
@@ -116,7 +117,26 @@ function source(registry: FakeRegistry, clock = () => 0): CosignTrustSource {
     freshnessSeconds: 60,
     deniedCacheSeconds: 30,
     clock,
+    ...(verdicts ? { verdicts } : {}),
   });
+}
+
+/** A VerdictStore in a Map, lifetimes by the test's clock: what replicas share through Redis. */
+function sharedVerdicts(clock: () => number): VerdictStore & { writes: number } {
+  const entries = new Map<string, { value: string; until: number }>();
+  const store = {
+    writes: 0,
+    get: (key: string) => {
+      const e = entries.get(key);
+      return Promise.resolve(e && e.until > clock() ? e.value : undefined);
+    },
+    set: (key: string, value: string, ttlMs: number) => {
+      store.writes++;
+      entries.set(key, { value, until: clock() + ttlMs });
+      return Promise.resolve();
+    },
+  };
+  return store;
 }
 
 describe('cosign trust source', () => {
@@ -212,5 +232,23 @@ describe('cosign trust source', () => {
     const src = source(registry);
     await Promise.all(Array.from({ length: 20 }, () => src.verify(subject, requirement())));
     assert.equal(registry.calls, 1);
+  });
+
+  it('replicas share verified verdicts: one verification serves the others until it is stale', async () => {
+    const registry = new FakeRegistry();
+    registry.addBundle('alice');
+    let now = 1_000;
+    const clock = (): number => now;
+    const shared = sharedVerdicts(clock);
+    const first = await source(registry, clock, shared).verify(subject, requirement());
+    assert.equal(registry.calls, 1);
+    assert.equal(shared.writes, 1);
+    const other = await source(registry, clock, shared).verify(subject, requirement());
+    assert.equal(registry.calls, 1, 'the second replica used the shared verdict');
+    assert.deepEqual(other.signers, first.signers);
+    assert.equal(other.confirmedAt, first.confirmedAt);
+    now += 61_000;
+    await source(registry, clock, shared).verify(subject, requirement());
+    assert.equal(registry.calls, 2, 'a stale shared verdict is verified again');
   });
 });
