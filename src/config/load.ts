@@ -83,6 +83,8 @@ export interface RedisStateConfig {
   caPem: string | undefined;
   keyPrefix: string;
   connectTimeoutMs: number;
+  /** ms a download lock lives without a refresh. */
+  downloadLockTtlMs: number;
 }
 
 /** The certificate files of Notation trust stores, by type and name, as read. */
@@ -451,6 +453,7 @@ function resolveRedis(r: ParsedConfig['state']['redis'], source: string, env: No
     caPem: r.caFile === undefined ? undefined : readSecretFile(source, 'state.redis.caFile', r.caFile),
     keyPrefix: r.keyPrefix,
     connectTimeoutMs: r.connectTimeoutMs,
+    downloadLockTtlMs: r.downloadLockTtlMs,
   };
 }
 

@@ -450,6 +450,8 @@ const redisState = z
     /** Prefix of every key Signet writes, so a Redis can be shared. */
     keyPrefix: z.string().min(1).default('signet:'),
     connectTimeoutMs: positiveMs.default(DEFAULTS.redisConnectTimeoutMs),
+    /** A replica's download lock of a blob lives this long without a refresh: how long others wait out a replica that died mid-download. */
+    downloadLockTtlMs: z.number().int().min(1000).default(DEFAULTS.blobLockTtlMs),
   })
   .strict()
   .superRefine((r, ctx) => {

@@ -96,7 +96,12 @@ export async function openStorage(config: Pick<Config, 'storage' | 'cache' | 'st
     tags: shared ? new RedisTagStore({ state: shared, logger }) : disk.tags,
     provenance: shared ? new RedisProvenanceStore({ state: shared, logger }) : disk.provenance,
     trustState: shared ? new RedisTrustStateStore({ state: shared }) : disk.trustState,
-    ...(shared ? { fillLocks: new RedisFillLocks({ state: shared, logger }), verdicts: new RedisVerdictStore({ state: shared, logger }) } : {}),
+    ...(shared
+      ? {
+          fillLocks: new RedisFillLocks({ state: shared, logger, ...(redis ? { ttlMs: redis.downloadLockTtlMs } : {}) }),
+          verdicts: new RedisVerdictStore({ state: shared, logger }),
+        }
+      : {}),
     init: async () => {
       await (content ? content.init() : disk.init());
     },

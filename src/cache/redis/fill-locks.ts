@@ -14,16 +14,18 @@ import { RedisLocks } from './lock.js';
 export class RedisFillLocks implements FillLocks {
   readonly #locks: RedisLocks;
   readonly #logger: Logger;
+  readonly #ttlMs: number;
 
-  constructor(options: { state: RedisState; logger: Logger }) {
+  constructor(options: { state: RedisState; logger: Logger; ttlMs?: number }) {
     this.#locks = new RedisLocks({ state: options.state, logger: options.logger });
     this.#logger = options.logger;
+    this.#ttlMs = options.ttlMs ?? DEFAULTS.blobLockTtlMs;
   }
 
   async acquire(key: string): Promise<FillLock | undefined> {
-    const handle = await this.#locks.acquire(`fill:${key}`, { ttlMs: DEFAULTS.blobLockTtlMs });
+    const handle = await this.#locks.acquire(`fill:${key}`, { ttlMs: this.#ttlMs });
     if (!handle) return undefined;
-    const stop = handle.keepAlive(Math.max(1, Math.floor(DEFAULTS.blobLockTtlMs / 3)), (reason) =>
+    const stop = handle.keepAlive(Math.max(1, Math.floor(this.#ttlMs / 3)), (reason) =>
       this.#logger.warn({ key, err: errorMessage(reason) }, 'lost the download lock of a blob; another replica may download it too'),
     );
     let released = false;
