@@ -3,7 +3,7 @@ import { MiB } from './stats.js';
 
 /** Command-line parameters of `npm run bench` and what --quick changes. */
 
-export const PHASES = ['blob', 'tag', 'herd', 'docker', 'fanout', 'bundle'] as const;
+export const PHASES = ['blob', 'tag', 'herd', 'docker', 'fanout', 'bundle', 'scale'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface Params {
@@ -39,7 +39,7 @@ export function parseParams(argv: string[]): Params {
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench [-- --quick] [--cpu-prof] [--only=blob,tag,herd,docker,fanout,bundle] [--reps=N] [--report-only]');
+    console.log('usage: npm run bench [-- --quick] [--cpu-prof] [--only=blob,tag,herd,docker,fanout,bundle,scale] [--reps=N] [--report-only]');
     process.exit(0);
   }
   const quick = values.quick;

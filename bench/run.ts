@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--cpu-prof] [--only=blob,tag,herd,docker,fanout,bundle] [--reps=N] [--report-only]`
+ * `npm run bench [-- --quick] [--cpu-prof] [--only=blob,tag,herd,docker,fanout,bundle,scale] [--reps=N] [--report-only]`
  *
  * Signet (compiled, enforcing Docker Content Trust against a real notary-server) next to CNCF
  * distribution's pull-through proxy, both in front of one distribution upstream, on this
@@ -25,6 +25,7 @@ import { parseParams, type Params, type Phase } from './params.js';
 import { phaseBlob, phaseDocker, phaseFanout, phaseHerd, phaseTag, profileBlob, profileTag, type Env, type Samples } from './phases.js';
 import { spliceResults, type BenchResults } from './report.js';
 import { buildResults, printSummary } from './results.js';
+import { addScaleResults, emptyScaleSamples, phaseScale, scaleMarkdown, scaleSettings } from './scale.js';
 import { buildSignet, startCompiledSignet } from './signet-compiled.js';
 import { MiB } from './stats.js';
 import { UpstreamLog } from './upstream-log.js';
@@ -172,6 +173,7 @@ async function main(): Promise<void> {
   const versions = await packageVersions();
   const samples: Samples = { blob: [], tag: [], tag_warmup: [], herd: [], docker: [], fanout: [] };
   const bundleSamples: BundleSample[] = [];
+  const scaleSamples = emptyScaleSamples();
   const phaseSeconds: Record<string, number> = {};
   let cpuProfiles: BenchResults['cpu_profiles'];
   try {
@@ -190,6 +192,10 @@ async function main(): Promise<void> {
       bundle: {
         title: `7. bundle: signet bundle export and import of a ${params.bundleImage.totalBytes / MiB} MiB image (${params.bundleImage.layers} layers)`,
         run: () => phaseBundle(env, bundleSamples),
+      },
+      scale: {
+        title: `8. scale: 1 vs 3 replicas on S3 + Redis behind nginx, ${scaleSettings(params).clients} clients fan out; S3 vs disk backend`,
+        run: () => phaseScale(env, scaleSamples),
       },
     };
     for (const phase of params.phases) {
@@ -212,11 +218,15 @@ async function main(): Promise<void> {
   }
   const results = buildResults(params, samples, { startedAt, machine, versions, phaseSeconds, cpuProfiles });
   addBundleResults(results, params, bundleSamples);
-  if (params.phases.every((p) => p === 'bundle')) {
-    // Alone, the bundle phase keeps to its own file: latest.json and docs/BENCHMARKS.md keep the other phases' results.
-    await writeFile(join(resultsDir, 'bundle.json'), `${JSON.stringify(results, null, 2)}\n`);
-    console.log(`\nbundle rows for docs/BENCHMARKS.md:\n\n${bundleMarkdown(results)}\n`);
-    progress(`done in ${results.durationSeconds} s: bench/results/bundle.json (latest.json and docs/BENCHMARKS.md unchanged)`);
+  addScaleResults(results, params, scaleSamples);
+  if (params.phases.every((p) => p === 'bundle' || p === 'scale')) {
+    // Alone, the bundle and scale phases keep to their own file (bundle.json, scale.json):
+    // latest.json and docs/BENCHMARKS.md keep the other phases' results.
+    const file = `${params.phases.join('-')}.json`;
+    await writeFile(join(resultsDir, file), `${JSON.stringify(results, null, 2)}\n`);
+    if (params.phases.includes('bundle')) console.log(`\nbundle rows for docs/BENCHMARKS.md:\n\n${bundleMarkdown(results)}\n`);
+    if (params.phases.includes('scale')) console.log(`\nscale rows for docs/BENCHMARKS.md:\n\n${scaleMarkdown(results)}\n`);
+    progress(`done in ${results.durationSeconds} s: bench/results/${file} (latest.json and docs/BENCHMARKS.md unchanged)`);
     return;
   }
   await writeFile(join(resultsDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
