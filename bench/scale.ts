@@ -1,21 +1,15 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { Agent } from 'undici';
-import { stringify } from 'yaml';
 import { startNginx } from '../test/harness/nginx.js';
-import { freePort } from '../test/harness/ports.js';
-import { startProcess, type LongRunning } from '../test/harness/process.js';
 import { startRadosgw, type Radosgw } from '../test/harness/radosgw.js';
 import { startRedis, type RedisServer } from '../test/harness/redis.js';
-import { REPO_ROOT } from '../test/harness/signet.js';
-import { makeTempDir, removeDir } from '../test/harness/tmp.js';
 import { pushBlobImage, signImage, type BenchImage } from './fixtures.js';
 import { download, getManifest, newAgent } from './http-clients.js';
 import { own, progress } from './lifecycle.js';
 import type { Params } from './params.js';
 import type { Env } from './phases.js';
 import type { BenchResults, FigureRow, Target } from './report.js';
-import { DIST_MAIN, signetConfig, startCompiledSignet } from './signet-compiled.js';
+import { startCompiledSignet } from './signet-compiled.js';
 import { median, MiB, mibPerSecond, round, roundSummary, summarize, type Summary } from './stats.js';
 
 /**
@@ -122,16 +116,6 @@ function blobUrl(base: string, image: BenchImage): string {
 // ---------------------------------------------------------------------------------------------
 // components
 
-/** The environment of a Signet child: not the benchmark's tsx loader, not its AWS CA bundle. */
-function signetEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.NODE_OPTIONS;
-  delete env.NODE_TEST_CONTEXT;
-  // RECIPES.md: this machine's AWS_CA_BUNDLE trips S3 clients; the gateway is plain HTTP.
-  delete env['AWS_CA_BUNDLE'];
-  return env;
-}
-
 /** `storage.s3` and `state.redis` of one store shared by replicas. */
 interface SharedStore {
   s3: Record<string, unknown>;
@@ -145,59 +129,10 @@ interface Running {
   readonly stop: () => Promise<void>;
 }
 
-/**
- * A compiled Signet on S3 content and Redis state. signet-compiled.ts starts the disk-backed
- * one and has no way to add configuration, so this is its S3 twin: the same config
- * (signetConfig) plus `storage.s3` and `state.redis`.
- */
-async function startSharedSignet(env: Env, shared: SharedStore): Promise<Running> {
-  const dir = await makeTempDir('bscale');
-  const configPath = join(dir, 'signet.yaml');
-  const logFile = join(dir, 'signet.log');
-  let proc: LongRunning | undefined;
-  let port: number;
-  try {
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort();
-      const base = signetConfig({ upstreamUrl: env.upstream.url, notaryUrl: env.notary.url }, port, dir);
-      const config = { ...base, storage: { ...(base['storage'] as Record<string, unknown>), s3: shared.s3 }, state: { redis: shared.redis } };
-      await writeFile(configPath, stringify(config));
-      const probe = port;
-      try {
-        proc = await startProcess(process.execPath, [DIST_MAIN, 'serve', '--config', configPath], {
-          cwd: REPO_ROOT,
-          env: signetEnv(),
-          logFile,
-          graceMs: 15_000,
-          readyTimeoutMs: 60_000,
-          // /readyz answers 200 once Redis and the bucket answer too.
-          ready: async () => {
-            const res = await fetch(`http://127.0.0.1:${probe}/readyz`);
-            await res.arrayBuffer();
-            return res.status === 200;
-          },
-        });
-        break;
-      } catch (err) {
-        const log = await readFile(logFile, 'utf8').catch(() => '');
-        if (attempt >= 3 || !log.includes('EADDRINUSE')) throw err;
-      }
-    }
-  } catch (err) {
-    await removeDir(dir);
-    throw err;
-  }
-  const running = proc;
-  const host = `127.0.0.1:${port}`;
-  return {
-    url: `http://${host}`,
-    host,
-    pid: running.pid,
-    stop: own(async () => {
-      await running.stop();
-      await removeDir(dir);
-    }),
-  };
+/** A compiled Signet on the store replicas share (S3 content, Redis state), or on its own disk. */
+async function startSignet(env: Env, shared: SharedStore | undefined): Promise<Running> {
+  const d = await startCompiledSignet({ upstreamUrl: env.upstream.url, notaryUrl: env.notary.url, ...(shared ? { shared } : {}) });
+  return { url: d.url, host: d.host, pid: d.pid, stop: own(d.stop) };
 }
 
 /** Ticks of CPU time (user + system) of a process, from /proc/<pid>/stat (Linux; USER_HZ is 100). */
@@ -328,7 +263,7 @@ async function startStage(env: Env, backends: SharedBackends, warmups: readonly 
   try {
     const deploy = async (layout: Layout): Promise<Deployment> => {
       const store = backends.freshStore();
-      const replicas = await Promise.all(Array.from({ length: REPLICAS[layout] }, () => startSharedSignet(env, store)));
+      const replicas = await Promise.all(Array.from({ length: REPLICAS[layout] }, () => startSignet(env, store)));
       started.push(...replicas);
       const nginx = await startNginx({ upstreams: replicas.map((r) => r.host) });
       const balancer = { url: nginx.url, stop: own(() => nginx.stop()) };
@@ -336,14 +271,7 @@ async function startStage(env: Env, backends: SharedBackends, warmups: readonly 
       return { layout, balancer, replicas };
     };
     const single = async (store: SharedStore | undefined): Promise<Running> => {
-      const r = store
-        ? await startSharedSignet(env, store)
-        : await startCompiledSignet({ upstreamUrl: env.upstream.url, notaryUrl: env.notary.url }).then((d) => ({
-            url: d.url,
-            host: d.host,
-            pid: d.pid,
-            stop: own(d.stop),
-          }));
+      const r = await startSignet(env, store);
       started.push(r);
       return r;
     };

@@ -24,6 +24,8 @@ export interface CompiledSignetOptions {
   notaryUrl: string;
   /** Write a V8 CPU profile (node --cpu-prof) into this directory when the process exits. */
   cpuProfDir?: string;
+  /** Replicas: `storage.s3` and `state.redis` of the store they share (else the disk backends). */
+  shared?: { s3: Record<string, unknown>; redis: Record<string, unknown> };
 }
 
 export interface CompiledSignet {
@@ -52,7 +54,8 @@ export async function buildSignet(): Promise<void> {
 export function signetConfig(opts: CompiledSignetOptions, port: number, dir: string): Record<string, unknown> {
   return {
     listen: { host: '127.0.0.1', port },
-    storage: { path: join(dir, 'data'), maxBytes: '64GiB' },
+    storage: { path: join(dir, 'data'), maxBytes: '64GiB', ...(opts.shared ? { s3: opts.shared.s3 } : {}) },
+    ...(opts.shared ? { state: { redis: opts.shared.redis } } : {}),
     defaultUpstream: 'docker.io',
     upstreams: {
       'docker.io': { url: opts.upstreamUrl, trust: { notary: { url: opts.notaryUrl } } },
@@ -76,6 +79,8 @@ export async function startCompiledSignet(opts: CompiledSignetOptions): Promise<
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.NODE_OPTIONS; // the benchmark runs under tsx; Signet must not
   delete env.NODE_TEST_CONTEXT;
+  // RECIPES.md: this machine's AWS_CA_BUNDLE trips S3 clients; the test gateway is plain HTTP.
+  delete env['AWS_CA_BUNDLE'];
 
   let proc: LongRunning | undefined;
   let port: number;
