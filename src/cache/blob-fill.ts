@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { DEFAULTS } from '../config/defaults.js';
 import { SignetError, errorMessage } from '../errors.js';
 import type { Digest } from '../registry/names.js';
+import type { BufferPool } from './buffer-pool.js';
 import type { PendingBlob } from './ports.js';
 
 export type FillState = 'running' | 'verified' | 'failed';
@@ -14,12 +15,30 @@ export interface FillResult {
 }
 
 /**
+ * How far a download may run ahead of its leading reader. The next write batch (up to
+ * blobWriteBufferBytes) and the reader's next read land on top of it, and all of that must still
+ * be inside the window kept in memory.
+ */
+const PACE_AHEAD_BYTES = Math.max(0, DEFAULTS.blobMemoryWindowBytes - DEFAULTS.blobWriteBufferBytes - DEFAULTS.blobReadChunkBytes);
+
+interface MemoryChunk {
+  offset: number;
+  buf: Buffer;
+}
+
+/**
  * One upstream download of a blob into a pending blob of a BlobStore, shared by every client
  * that asks for the blob meanwhile. The bytes are hashed as they arrive; readers that keep up
- * take them from the write batches still in memory, readers that fall behind read them back
- * from the pending blob, and all are held back by one byte until the digest matched, so no
- * client can complete a download whose bytes turn out wrong: on a mismatch every reader is
- * destroyed and the caller cuts the client connection.
+ * take them from the newest bytes kept in memory (`blobMemoryWindowBytes`), readers that fall
+ * further behind read them back from the pending blob, and all are held back by one byte until
+ * the digest matched, so no client can complete a download whose bytes turn out wrong: on a
+ * mismatch every reader is destroyed and the caller cuts the client connection.
+ *
+ * The download is paced by its leading client: it runs at most about half a window ahead of the
+ * client furthest ahead, so that client is served from memory instead of reading every byte
+ * back from the file (a loopback or LAN upstream is faster than most clients, and reading back
+ * doubled the copies and allocations of a cold pull). When that client stops taking bytes for
+ * `blobPaceStallMs`, or no client follows the download, it runs at full speed for the cache.
  *
  * The pending blob's life: the owner creates it and, once `done` resolves, calls
  * `store.commit(pending, digest, size)`; readers still behind keep reading from the pending
@@ -35,12 +54,19 @@ export class BlobFill extends EventEmitter {
   /** Where the bytes go; the owner commits it after `done` (see the class comment). */
   readonly pending: PendingBlob;
   readonly #hash: Hash;
-  /** Bytes accepted (hashed, in order); the ones past `#written` are still in `#queued`. */
+  /** Bytes accepted (hashed, in order). */
   #received = 0;
   /** Bytes in the pending blob. */
   #written = 0;
-  /** Accepted chunks whose write has not completed yet, in order. */
-  #queued: Array<{ offset: number; buf: Buffer }> = [];
+  /** The newest accepted chunks, in order: every chunk not written yet, and the written ones of the last window. */
+  #memory: MemoryChunk[] = [];
+  /** Positions of the readers that follow the download (not the ones waiting for the verification). */
+  readonly #followers = new Set<{ position: number }>();
+  /** When a follower last took bytes (ms, performance.now()). */
+  #followerMovedAt = 0;
+  /** The write batch's callback while the download waits for its leading reader. */
+  #paused: (() => void) | undefined;
+  #pauseTimer: NodeJS.Timeout | undefined;
   #state: FillState = 'running';
   #error: Error | undefined;
   #readers = 0;
@@ -49,8 +75,12 @@ export class BlobFill extends EventEmitter {
   #closed = false;
   readonly done: Promise<FillResult>;
 
-  constructor(digest: Digest, expectedSize: number | undefined, pending: PendingBlob) {
+  /** Buffers for reading the pending blob back (else one allocation per read). */
+  readonly #buffers: BufferPool | undefined;
+
+  constructor(digest: Digest, expectedSize: number | undefined, pending: PendingBlob, buffers?: BufferPool) {
     super();
+    this.#buffers = buffers;
     this.setMaxListeners(0);
     this.digest = digest;
     this.expectedSize = expectedSize;
@@ -100,7 +130,7 @@ export class BlobFill extends EventEmitter {
           return;
         }
         this.#hash.update(chunk);
-        this.#queued.push({ offset: this.#received, buf: chunk });
+        this.#memory.push({ offset: this.#received, buf: chunk });
         this.#received += chunk.length;
         length += chunk.length;
       }
@@ -109,9 +139,9 @@ export class BlobFill extends EventEmitter {
       this.pending.writev(buffers, this.#written).then(
         () => {
           this.#written += length;
-          while (this.#queued.length > 0 && (this.#queued[0] as { offset: number; buf: Buffer }).offset < this.#written) this.#queued.shift();
+          this.#trimMemory();
           this.emit('progress');
-          cb();
+          this.#paceThen(() => cb());
         },
         (err: unknown) => cb(err as Error),
       );
@@ -142,7 +172,9 @@ export class BlobFill extends EventEmitter {
           ? err
           : new SignetError('UPSTREAM_UNAVAILABLE', `download of ${this.digest.value} failed: ${errorMessage(err)}`, { cause: err });
     } finally {
-      this.#queued = [];
+      // A verified download keeps its window for the readers still behind it, until it closes.
+      if (this.#state !== 'verified') this.#memory = [];
+      this.#resume();
       this.emit('progress');
       this.emit('settled');
     }
@@ -161,6 +193,19 @@ export class BlobFill extends EventEmitter {
     this.#readers++;
     let position = start;
     let reading = false;
+    const follower = waitForVerified ? undefined : { position };
+    if (follower) this.#followers.add(follower);
+    /**
+     * Called after a push: the download may go on if it waited for this reader. Deferred, because
+     * resuming it can accept the next bytes at once, whose 'progress' must not run this reader's
+     * pump in the middle of its own (it would push later bytes before earlier ones).
+     */
+    const took = (): void => {
+      if (!follower) return;
+      follower.position = position;
+      this.#followerMovedAt = performance.now();
+      if (this.#paused) queueMicrotask(() => this.#paceThen(undefined));
+    };
     const last = (): number | undefined =>
       end ?? (this.#state === 'verified' ? this.#received - 1 : this.expectedSize !== undefined ? this.expectedSize - 1 : undefined);
     const onProgress = (): void => pump();
@@ -169,6 +214,10 @@ export class BlobFill extends EventEmitter {
       read: () => pump(),
       destroy: (err, cb) => {
         this.off('progress', onProgress);
+        if (follower) {
+          this.#followers.delete(follower);
+          if (this.#paused) queueMicrotask(() => this.#paceThen(undefined));
+        }
         this.#readers--;
         this.#maybeClose();
         cb(err);
@@ -187,12 +236,14 @@ export class BlobFill extends EventEmitter {
       }
       const limit = Math.min(this.available(waitForVerified), stop === undefined ? Infinity : stop + 1);
       if (position >= limit) return; // wait for the next 'progress'
-      const inMemory = this.#queued.find((p) => position >= p.offset && position < p.offset + p.buf.length);
+      const inMemory = this.#inMemory(position);
       if (inMemory) {
-        // Caught up with the download: hand out the accepted bytes without a disk round trip.
+        // Close behind the download: hand out the accepted bytes without a disk round trip.
         const slice = inMemory.buf.subarray(position - inMemory.offset, Math.min(inMemory.buf.length, limit - inMemory.offset));
         position += slice.length;
-        if (stream.push(slice)) queueMicrotask(pump);
+        const more = stream.push(slice);
+        took();
+        if (more) queueMicrotask(pump);
         return;
       }
       reading = true;
@@ -201,7 +252,8 @@ export class BlobFill extends EventEmitter {
         reading = false;
         return; // the bytes are between memory and disk: the write completes, then 'progress'
       }
-      const buf = Buffer.allocUnsafe(length);
+      // The pool's buffers are blobReadChunkBytes long, so `length` fits.
+      const buf = this.#buffers ? this.#buffers.take() : Buffer.allocUnsafe(length);
       this.pending.read(buf, position, length).then(
         (bytesRead) => {
           reading = false;
@@ -212,7 +264,9 @@ export class BlobFill extends EventEmitter {
           }
           position += bytesRead;
           if (stream.destroyed) return;
-          if (stream.push(bytesRead === length ? buf : buf.subarray(0, bytesRead))) pump();
+          const more = stream.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+          took();
+          if (more) pump();
         },
         (err: unknown) => {
           reading = false;
@@ -222,6 +276,65 @@ export class BlobFill extends EventEmitter {
     };
     this.on('progress', onProgress);
     return stream;
+  }
+
+  /** The chunk in memory holding byte `position`, if it is still there. */
+  #inMemory(position: number): MemoryChunk | undefined {
+    const chunks = this.#memory;
+    let lo = 0;
+    let hi = chunks.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = chunks[mid] as MemoryChunk;
+      if (position < c.offset) hi = mid - 1;
+      else if (position >= c.offset + c.buf.length) lo = mid + 1;
+      else return c;
+    }
+    return undefined;
+  }
+
+  /** Drops the written chunks older than the window; unwritten ones stay (readers cannot read them from the file yet). */
+  #trimMemory(): void {
+    const keepFrom = Math.min(this.#written, this.#received - DEFAULTS.blobMemoryWindowBytes);
+    let drop = 0;
+    for (const c of this.#memory) {
+      if (c.offset + c.buf.length > keepFrom) break;
+      drop++;
+    }
+    if (drop > 0) this.#memory.splice(0, drop);
+  }
+
+  /**
+   * Calls `next` (or the waiting batch's callback) now, unless the leading follower is more than
+   * PACE_AHEAD_BYTES behind and took bytes within `blobPaceStallMs`: then once it caught up,
+   * left, or stalled.
+   */
+  #paceThen(next: (() => void) | undefined): void {
+    if (next) this.#paused = next;
+    const waiting = this.#paused;
+    if (!waiting) return;
+    let lead = -1;
+    for (const f of this.#followers) lead = Math.max(lead, f.position);
+    const stalledFor = performance.now() - this.#followerMovedAt;
+    const ahead = this.#received - lead;
+    if (lead < 0 || ahead <= PACE_AHEAD_BYTES || stalledFor >= DEFAULTS.blobPaceStallMs) {
+      this.#resume();
+      return;
+    }
+    if (!this.#pauseTimer) {
+      this.#pauseTimer = setTimeout(() => {
+        this.#pauseTimer = undefined;
+        this.#paceThen(undefined);
+      }, DEFAULTS.blobPaceStallMs - stalledFor);
+    }
+  }
+
+  #resume(): void {
+    if (this.#pauseTimer) clearTimeout(this.#pauseTimer);
+    this.#pauseTimer = undefined;
+    const waiting = this.#paused;
+    this.#paused = undefined;
+    waiting?.();
   }
 
   /**
@@ -250,6 +363,7 @@ export class BlobFill extends EventEmitter {
   #maybeClose(): void {
     if (this.#writerDone && this.#sealed && this.#readers === 0 && !this.#closed) {
       this.#closed = true;
+      this.#memory = [];
       this.pending.close().catch(() => undefined);
     }
   }

@@ -46,6 +46,9 @@ export const DEFAULTS = {
   trustMissingCacheSeconds: 30, // seconds a "no trust data" answer is remembered
   blobReadChunkBytes: 256 * 1024, // bytes per read of a blob from disk (64 KiB, Node's default, halves warm throughput; 1 MiB buffers swell RSS under herds)
   blobWriteBufferBytes: 4 * 1024 * 1024, // bytes of upstream data queued while a blob write to disk is in flight
+  blobBufferPoolBytes: 16 * 1024 * 1024, // bytes of sent read buffers kept for the next reads of blobs (each blobReadChunkBytes)
+  blobMemoryWindowBytes: 8 * 1024 * 1024, // bytes of a download kept in memory behind its newest byte, for the clients that follow it closely (per running download)
+  blobPaceStallMs: 1_000, // ms a download waits for its leading client to take more bytes before it runs on at full speed for the cache
   auditMaxWriteBytes: 1024 * 1024, // bytes per write of the audit log when it has a backlog (pino/SonicBoom default: 16 KiB)
   accessTouchIntervalMs: 60_000, // ms between persisted last-access updates of one cache entry
 

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { SignetError } from '../errors.js';
 import { BlobFill } from '../cache/blob-fill.js';
+import type { BufferPool } from '../cache/buffer-pool.js';
 import type { BlobStore, FillLock, FillLocks, PendingBlob } from '../cache/ports.js';
 import type { Digest } from '../registry/names.js';
 import { header } from '../registry/upstream-client.js';
@@ -23,10 +24,14 @@ export interface ServedBlob {
   stream: Readable | undefined;
   range: ByteRange | undefined;
   cache: 'hit' | 'miss';
+  /** Gives a chunk of `stream` back for reuse once the socket has taken its bytes (nothing else may hold it then). */
+  recycle: ((chunk: Uint8Array) => void) | undefined;
 }
 
 export interface BlobServiceOptions {
   store: BlobStore;
+  /** The read buffers of `store` and of downloads read back from their pending files. */
+  buffers?: BufferPool;
   /** Replicas sharing `store`: one of them downloads a blob, the others serve it once committed. */
   fillLocks?: FillLocks;
   policy: Pick<Policy, 'blob'>;
@@ -99,8 +104,12 @@ export class BlobService {
   readonly #fills = new Map<string, BlobFill>();
   readonly #starting = new Map<string, Starting>();
 
+  readonly #recycle: ((chunk: Uint8Array) => void) | undefined;
+
   constructor(options: BlobServiceOptions) {
     this.#o = options;
+    const pool = options.buffers;
+    this.#recycle = pool ? (chunk) => pool.recycle(chunk) : undefined;
   }
 
   /** `signal` aborts when the client leaves: what is read from the upstream only for it stops then. */
@@ -123,18 +132,18 @@ export class BlobService {
       const r = range ? resolveRange(range, cached.size) : undefined;
       if (method === 'HEAD') {
         this.#o.store.touch(digest.value);
-        return { size: cached.size, stream: undefined, range: r, cache: 'hit' };
+        return { size: cached.size, stream: undefined, range: r, cache: 'hit', recycle: undefined };
       }
       const stream = await this.#o.store.openRead(digest.value, r);
       if (!stream) return this.#serve(target, digest, method, range, signal); // evicted meanwhile
-      return { size: cached.size, stream, range: r, cache: 'hit' };
+      return { size: cached.size, stream, range: r, cache: 'hit', recycle: this.#recycle };
     }
     this.#o.metrics.cacheMisses.inc({ kind: 'blob' });
 
     if (method === 'HEAD') {
       // Only a download from the same source knows the size this source would announce.
       const fill = this.#fills.get(fillKey(target, digest));
-      if (fill?.expectedSize !== undefined) return { size: fill.expectedSize, stream: undefined, range: undefined, cache: 'miss' };
+      if (fill?.expectedSize !== undefined) return { size: fill.expectedSize, stream: undefined, range: undefined, cache: 'miss', recycle: undefined };
       const res = await target.upstream.request({
         method: 'HEAD',
         path: `/v2/${target.repository}/blobs/${digest.value}`,
@@ -145,7 +154,7 @@ export class BlobService {
       res.body.resume();
       if (res.status !== 200) throw await upstreamFailure(upstream, res, `blob ${target.repository}@${digest.value}`, 'BLOB_UNKNOWN', signal);
       const size = Number(header(res.headers, 'content-length'));
-      return { size: Number.isFinite(size) ? size : undefined, stream: undefined, range: undefined, cache: 'miss' };
+      return { size: Number.isFinite(size) ? size : undefined, stream: undefined, range: undefined, cache: 'miss', recycle: undefined };
     }
 
     let fill: BlobFill;
@@ -165,12 +174,12 @@ export class BlobService {
       try {
         const { size } = await fill.done;
         const r = resolveRange(range, size);
-        return { size, stream: fill.createReader(r.start, r.end, true), range: r, cache: 'miss' };
+        return { size, stream: fill.createReader(r.start, r.end, true), range: r, cache: 'miss', recycle: this.#recycle };
       } finally {
         release();
       }
     }
-    return { size: fill.expectedSize, stream: fill.createReader(0), range: undefined, cache: 'miss' };
+    return { size: fill.expectedSize, stream: fill.createReader(0), range: undefined, cache: 'miss', recycle: this.#recycle };
   }
 
   /** The running download of this source's blob, or a new one; concurrent callers share one. */
@@ -251,7 +260,7 @@ export class BlobService {
       res.body.destroy();
       throw err;
     }
-    const fill = new BlobFill(digest, Number.isFinite(announced) && announced >= 0 ? announced : undefined, pending);
+    const fill = new BlobFill(digest, Number.isFinite(announced) && announced >= 0 ? announced : undefined, pending, this.#o.buffers);
     this.#fills.set(key, fill);
     void fill.run(res.body, (n) => this.#o.metrics.upstreamBytes.inc({ upstream }, n));
     void this.#finish(target, fill, key, lock);

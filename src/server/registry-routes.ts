@@ -9,6 +9,7 @@ import type { ReferrersService } from '../proxy/referrers.js';
 import type { Router, Target } from '../proxy/router.js';
 import type { PassedThrough, TagListService } from '../proxy/tag-list.js';
 import type { RequestState } from './middleware.js';
+import { sendBody } from './send-body.js';
 
 export interface RegistryRoutesOptions {
   router: Router;
@@ -134,8 +135,15 @@ async function serveBlob(ctx: Context, options: RegistryRoutesOptions, target: T
   // A failed stream after the headers went out (digest mismatch, upstream reset) must not look
   // like a complete response: cut the connection.
   stream.once('error', () => ctx.req.socket.destroy());
-  ctx.body = stream;
   const length = served.range ? served.range.end - served.range.start + 1 : served.size;
+  if (served.recycle) {
+    // Written here rather than piped by Koa, so the read buffers go back to their pool once sent.
+    if (length !== undefined) ctx.length = length;
+    ctx.respond = false;
+    sendBody(ctx.res, stream, served.recycle);
+    return;
+  }
+  ctx.body = stream;
   if (length !== undefined) ctx.length = length;
 }
 

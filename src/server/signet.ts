@@ -126,6 +126,7 @@ export class Signet {
     });
     const blobs = new BlobService({
       store: this.#storage.blobs,
+      buffers: this.#storage.buffers,
       policy: this.policy,
       metrics: this.metrics,
       logger,

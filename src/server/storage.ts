@@ -7,14 +7,9 @@ import { DiskProvenanceStore } from '../cache/disk/provenance.js';
 import { DiskTagStore } from '../cache/disk/tags.js';
 import { siteTrustState } from '../cache/disk/trust-state.js';
 import { MemoizedManifests } from '../cache/memoized-manifests.js';
-import { connectRedis, type RedisState } from '../cache/redis/client.js';
-import { RedisFillLocks } from '../cache/redis/fill-locks.js';
-import { RedisProvenanceStore } from '../cache/redis/provenance.js';
-import { RedisTagStore } from '../cache/redis/tags.js';
-import { RedisTrustStateStore } from '../cache/redis/trust-state.js';
-import { RedisVerdictStore } from '../cache/redis/verdicts.js';
-import { createS3Client } from '../cache/s3/client.js';
-import { S3Content } from '../cache/s3/content.js';
+import { BufferPool } from '../cache/buffer-pool.js';
+import type { RedisState } from '../cache/redis/client.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { errorMessage } from '../errors.js';
 
 /** Every storage port Signet uses, built from the config; a backend is chosen here and nowhere else. */
@@ -24,6 +19,8 @@ export interface Storage {
   tags: TagStore;
   provenance: ProvenanceStore;
   trustState: TrustStateStore;
+  /** Read buffers of blobs, given back by the response writer once sent. */
+  buffers: BufferPool;
   /** With state shared by replicas: who downloads a blob that several want at once. */
   fillLocks?: FillLocks;
   /** With state shared by replicas: verified cosign and Notation verdicts. */
@@ -48,14 +45,19 @@ export interface BackendHealth {
  * in Redis (`state.redis`) shared by replicas. Shared backends are reached now: Signet does not
  * start when they cannot be (and Redis must persist with its append-only file, or the rollback
  * floors kept there would not survive its restart).
+ *
+ * The S3 and Redis backends are loaded only when configured: the AWS SDK and the Redis client
+ * weigh some 35 MB of resident memory each, which a Signet on its disks does not carry.
  */
 export async function openStorage(config: Pick<Config, 'storage' | 'cache' | 'state'>, logger: Logger, onEvict: (namespace: string) => void): Promise<Storage> {
   const disk = diskStorage(config, logger, onEvict);
   const { s3 } = config.storage;
   const { redis } = config.state;
   if (!s3 && !redis) return disk;
+  const [redisModules, s3Modules] = await Promise.all([redis ? loadRedis() : undefined, s3 ? loadS3() : undefined]);
   let state: RedisState | undefined;
-  if (redis) {
+  if (redis && redisModules) {
+    const { connectRedis } = redisModules;
     state = await connectRedis({
       url: redis.url,
       ...(redis.username === undefined ? {} : { username: redis.username }),
@@ -72,34 +74,36 @@ export async function openStorage(config: Pick<Config, 'storage' | 'cache' | 'st
       throw err;
     }
   }
-  const content = s3
-    ? new S3Content({
-        client: createS3Client({
-          endpoint: s3.endpoint,
-          region: s3.region,
-          credentials: s3.credentials && { accessKeyId: s3.credentials.accessKeyId.reveal(), secretAccessKey: s3.credentials.secretAccessKey.reveal() },
-          forcePathStyle: s3.forcePathStyle,
-        }),
-        bucket: s3.bucket,
-        prefix: s3.prefix,
-        maxBytes: config.storage.maxBytes,
-        // Blobs being downloaded stay on this replica's disk until they are verified and uploaded.
-        tempDir: join(config.storage.path, 's3-pending'),
-        logger,
-        onEvict: (namespace) => onEvict(namespace),
-      })
-    : undefined;
-  const shared = state;
+  const content =
+    s3 && s3Modules
+      ? new s3Modules.S3Content({
+          client: s3Modules.createS3Client({
+            endpoint: s3.endpoint,
+            region: s3.region,
+            credentials: s3.credentials && { accessKeyId: s3.credentials.accessKeyId.reveal(), secretAccessKey: s3.credentials.secretAccessKey.reveal() },
+            forcePathStyle: s3.forcePathStyle,
+          }),
+          bucket: s3.bucket,
+          prefix: s3.prefix,
+          maxBytes: config.storage.maxBytes,
+          // Blobs being downloaded stay on this replica's disk until they are verified and uploaded.
+          tempDir: join(config.storage.path, 's3-pending'),
+          logger,
+          onEvict: (namespace) => onEvict(namespace),
+        })
+      : undefined;
+  const shared = state && redisModules ? { state, ...redisModules } : undefined;
   return {
+    buffers: disk.buffers,
     blobs: content ? content.blobs : disk.blobs,
     manifests: content ? new MemoizedManifests(content.manifests, { maxBytes: config.cache.manifestMemoryBytes, logger }) : disk.manifests,
-    tags: shared ? new RedisTagStore({ state: shared, logger }) : disk.tags,
-    provenance: shared ? new RedisProvenanceStore({ state: shared, logger }) : disk.provenance,
-    trustState: shared ? new RedisTrustStateStore({ state: shared }) : disk.trustState,
+    tags: shared ? new shared.RedisTagStore({ state: shared.state, logger }) : disk.tags,
+    provenance: shared ? new shared.RedisProvenanceStore({ state: shared.state, logger }) : disk.provenance,
+    trustState: shared ? new shared.RedisTrustStateStore({ state: shared.state }) : disk.trustState,
     ...(shared
       ? {
-          fillLocks: new RedisFillLocks({ state: shared, logger, ...(redis ? { ttlMs: redis.downloadLockTtlMs } : {}) }),
-          verdicts: new RedisVerdictStore({ state: shared, logger }),
+          fillLocks: new shared.RedisFillLocks({ state: shared.state, logger, ...(redis ? { ttlMs: redis.downloadLockTtlMs } : {}) }),
+          verdicts: new shared.RedisVerdictStore({ state: shared.state, logger }),
         }
       : {}),
     init: async () => {
@@ -107,15 +111,39 @@ export async function openStorage(config: Pick<Config, 'storage' | 'cache' | 'st
     },
     close: async () => {
       await (content ? content.flush() : disk.close());
-      await shared?.close();
+      await shared?.state.close();
     },
     health: async () => {
       const out: BackendHealth[] = [];
-      if (shared) out.push(await probe('redis', () => shared.ping()));
+      if (shared) out.push(await probe('redis', () => shared.state.ping()));
       if (content) out.push(await probe('s3', () => content.ping()));
       return out;
     },
   };
+}
+
+async function loadRedis() {
+  const [client, fillLocks, provenance, tags, trustState, verdicts] = await Promise.all([
+    import('../cache/redis/client.js'),
+    import('../cache/redis/fill-locks.js'),
+    import('../cache/redis/provenance.js'),
+    import('../cache/redis/tags.js'),
+    import('../cache/redis/trust-state.js'),
+    import('../cache/redis/verdicts.js'),
+  ]);
+  return {
+    connectRedis: client.connectRedis,
+    RedisFillLocks: fillLocks.RedisFillLocks,
+    RedisProvenanceStore: provenance.RedisProvenanceStore,
+    RedisTagStore: tags.RedisTagStore,
+    RedisTrustStateStore: trustState.RedisTrustStateStore,
+    RedisVerdictStore: verdicts.RedisVerdictStore,
+  };
+}
+
+async function loadS3() {
+  const [client, content] = await Promise.all([import('../cache/s3/client.js'), import('../cache/s3/content.js')]);
+  return { createS3Client: client.createS3Client, S3Content: content.S3Content };
 }
 
 async function probe(backend: BackendHealth['backend'], check: () => Promise<void>): Promise<BackendHealth> {
@@ -132,9 +160,17 @@ async function probe(backend: BackendHealth['backend'], check: () => Promise<voi
  * root, state (tags, provenance, trust metadata and rollback floors) under `state/`.
  */
 export function diskStorage(config: Pick<Config, 'storage' | 'cache'>, logger: Logger, onEvict: (namespace: string) => void): Storage {
-  const content = new DiskContent({ root: config.storage.path, maxBytes: config.storage.maxBytes, logger, onEvict: (namespace) => onEvict(namespace) });
+  const buffers = new BufferPool(DEFAULTS.blobReadChunkBytes, DEFAULTS.blobBufferPoolBytes);
+  const content = new DiskContent({
+    root: config.storage.path,
+    maxBytes: config.storage.maxBytes,
+    logger,
+    onEvict: (namespace) => onEvict(namespace),
+    buffers,
+  });
   const state = join(config.storage.path, 'state');
   return {
+    buffers,
     blobs: content.blobs,
     manifests: new MemoizedManifests(content.manifests, { maxBytes: config.cache.manifestMemoryBytes, logger }),
     tags: new DiskTagStore({ root: state, logger }),

@@ -2,14 +2,19 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { DEFAULTS } from '../../config/defaults.js';
 import { SignetError, errorMessage } from '../../errors.js';
+import type { BufferPool } from '../buffer-pool.js';
 import { checkRange } from '../content-range.js';
 import type { BlobStore, PendingBlob, StoredRange } from '../ports.js';
 import { settle } from '../settle.js';
 import { ContentFiles, type ContentFilesOptions } from './content-files.js';
+import { pooledFileStream } from './file-reader.js';
 import { isNotFound } from './files.js';
 import { DiskManifestStore } from './manifests.js';
 
-export type DiskContentOptions = ContentFilesOptions;
+export type DiskContentOptions = ContentFilesOptions & {
+  /** Buffers for reading blobs, given back by the response writer (else one allocation per read). */
+  buffers?: BufferPool;
+};
 
 /**
  * The disk content backend: blobs and manifests under one root, one LRU index and one byte
@@ -24,7 +29,7 @@ export class DiskContent {
 
   constructor(options: DiskContentOptions) {
     this.#files = new ContentFiles(options);
-    this.blobs = new DiskBlobStore(this.#files);
+    this.blobs = new DiskBlobStore(this.#files, options.buffers);
     this.manifests = new DiskManifestStore(this.#files);
   }
 
@@ -49,9 +54,11 @@ export class DiskContent {
 
 export class DiskBlobStore implements BlobStore {
   readonly #files: ContentFiles;
+  readonly #buffers: BufferPool | undefined;
 
-  constructor(files: ContentFiles) {
+  constructor(files: ContentFiles, buffers: BufferPool | undefined) {
     this.#files = files;
+    this.#buffers = buffers;
   }
 
   init(): Promise<void> {
@@ -91,6 +98,7 @@ export class DiskBlobStore implements BlobStore {
       throw new SignetError('STORAGE_ERROR', `cannot read cached blob ${digest}: ${errorMessage(err)}`, { cause: err });
     }
     this.#files.touch('blobs', digest);
+    if (this.#buffers) return pooledFileStream(handle, bounds.start ?? 0, bounds.end ?? entry.size - 1, this.#buffers, `cached blob ${digest}`);
     return handle.createReadStream({ highWaterMark: DEFAULTS.blobReadChunkBytes, ...bounds });
   }
 

@@ -3,9 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { BlobFill } from '../../../src/cache/blob-fill.js';
+import { BufferPool } from '../../../src/cache/buffer-pool.js';
+import { DEFAULTS } from '../../../src/config/defaults.js';
 import { DiskContent } from '../../../src/cache/disk/content.js';
 import { MemoryContent } from '../../../src/cache/memory/content.js';
 import type { BlobStore, PendingBlob } from '../../../src/cache/ports.js';
@@ -23,7 +25,9 @@ class SpyPending implements PendingBlob {
   writev(buffers: readonly Buffer[], position: number): Promise<void> {
     return this.inner.writev(buffers, position);
   }
+  reads = 0;
   read(target: Buffer, position: number, length: number): Promise<number> {
+    this.reads++;
     return this.inner.read(target, position, length);
   }
   close(): Promise<void> {
@@ -34,6 +38,13 @@ class SpyPending implements PendingBlob {
     this.discards++;
     return this.inner.discard();
   }
+}
+
+/** The bytes in chunks of `size`, as a socket delivers them, with backpressure. */
+function chunked(buf: Buffer, size = 64 * 1024): Readable {
+  const chunks: Buffer[] = [];
+  for (let offset = 0; offset < buf.length; offset += size) chunks.push(buf.subarray(offset, offset + size));
+  return Readable.from(chunks, { objectMode: false });
 }
 
 function source(buf: Buffer): Readable {
@@ -49,7 +60,7 @@ async function until(fill: BlobFill, done: () => boolean): Promise<void> {
 
 for (const backend of ['disk', 'memory'] as const) {
   describe(`BlobFill over a ${backend} pending blob`, () => {
-    async function setup(data: Buffer, options: { announced?: number; maxBytes?: number } = {}) {
+    async function setup(data: Buffer, options: { announced?: number; maxBytes?: number; buffers?: BufferPool } = {}) {
       const root = await tempDir();
       const content =
         backend === 'disk'
@@ -58,7 +69,7 @@ for (const backend of ['disk', 'memory'] as const) {
       await content.init();
       const pending = new SpyPending(await content.blobs.createPending());
       const digest = parseDigest(sha256(data));
-      const fill = new BlobFill(digest, 'announced' in options ? options.announced : data.length, pending);
+      const fill = new BlobFill(digest, 'announced' in options ? options.announced : data.length, pending, options.buffers);
       return { root, blobs: content.blobs as BlobStore, pending, fill };
     }
 
@@ -160,6 +171,82 @@ for (const backend of ['disk', 'memory'] as const) {
       assert.equal(pending.closes, 0);
       assert.ok((await collect(slow)).equals(data));
       assert.equal(pending.closes, 1);
+    });
+
+    it('serves a reader that keeps up from memory, and paces a fast upstream to it', async () => {
+      const window = DEFAULTS.blobMemoryWindowBytes;
+      const data = randomBytes(4 * window + 12345);
+      const { fill, pending } = await setup(data);
+      // A source that can always give more: only the pacing holds it back.
+      const reader = fill.createReader();
+      const running = fill.run(chunked(data), () => undefined);
+      // Read slowly: 256 KiB per tick, checking how far the download runs ahead.
+      let got = 0;
+      let furthestAhead = 0;
+      const chunks: Buffer[] = [];
+      for await (const chunk of reader) {
+        chunks.push(chunk as Buffer);
+        got += (chunk as Buffer).length;
+        furthestAhead = Math.max(furthestAhead, fill.written - got);
+        await new Promise((r) => setImmediate(r));
+      }
+      await running;
+      fill.seal();
+      assert.ok(Buffer.concat(chunks).equals(data));
+      assert.equal(pending.reads, 0, 'every byte came from memory');
+      // Never further than the window kept in memory (plus what the reader stream buffers).
+      assert.ok(furthestAhead <= window + 2 * DEFAULTS.blobReadChunkBytes, `ran ${furthestAhead} bytes ahead`);
+    });
+
+    it('runs on at full speed when its leading reader stops taking bytes', async () => {
+      const data = randomBytes(2 * DEFAULTS.blobMemoryWindowBytes);
+      const { fill, pending, blobs } = await setup(data);
+      const stalled = fill.createReader();
+      stalled.read(0); // takes a little, then nothing
+      const started = Date.now();
+      await fill.run(chunked(data), () => undefined);
+      const { size } = await fill.done;
+      assert.ok(Date.now() - started >= DEFAULTS.blobPaceStallMs / 2, 'waited for the reader first');
+      await blobs.commit(pending.inner, fill.digest.value, size);
+      fill.seal();
+      // The reader that fell behind the window reads the rest back from the pending blob.
+      assert.ok((await collect(stalled)).equals(data));
+      assert.ok(pending.reads > 0);
+    });
+
+    it('runs at full speed for the cache when its reader leaves', async () => {
+      const data = randomBytes(2 * DEFAULTS.blobMemoryWindowBytes);
+      const { fill } = await setup(data);
+      const reader = fill.createReader();
+      reader.read(0);
+      const running = fill.run(chunked(data), () => undefined);
+      await until(fill, () => fill.written > 0);
+      const started = Date.now();
+      reader.destroy();
+      await running;
+      assert.ok(Date.now() - started < DEFAULTS.blobPaceStallMs, 'did not wait for a reader that left');
+      assert.equal((await fill.done).size, data.length);
+      fill.seal();
+    });
+
+    it('reads behind the window into pooled buffers, which are handed back whole', async () => {
+      const data = randomBytes(DEFAULTS.blobMemoryWindowBytes + 3 * DEFAULTS.blobReadChunkBytes + 5);
+      const buffers = new BufferPool(DEFAULTS.blobReadChunkBytes, 4 * DEFAULTS.blobReadChunkBytes);
+      const { fill, pending, blobs } = await setup(data, { buffers });
+      await fill.run(chunked(data), () => undefined);
+      const { size } = await fill.done;
+      await blobs.commit(pending.inner, fill.digest.value, size);
+      // Created after the download: its first bytes are behind the window kept in memory.
+      const late = fill.createReader();
+      fill.seal();
+      const chunks: Buffer[] = [];
+      for await (const chunk of late) {
+        chunks.push(Buffer.from(chunk as Buffer)); // a copy: the chunk goes back to the pool
+        buffers.recycle(chunk as Buffer);
+      }
+      assert.ok(Buffer.concat(chunks).equals(data));
+      assert.ok(pending.reads >= 3);
+      assert.ok(buffers.freeCount >= 1 && buffers.freeCount <= 4);
     });
 
     it('reports the bytes received for metrics', async () => {
