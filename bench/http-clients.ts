@@ -10,6 +10,8 @@ import { MANIFEST_ACCEPT } from '../test/harness/images.js';
 export interface Transfer {
   bytes: number;
   ms: number;
+  /** ms from the request to the first body byte */
+  firstByteMs: number;
 }
 
 export interface ImageBlob {
@@ -22,10 +24,15 @@ export function newAgent(): Agent {
   return new Agent({ keepAliveTimeout: 10_000, connections: null, pipelining: 1, bodyTimeout: 5 * 60_000, headersTimeout: 5 * 60_000 });
 }
 
-async function drain(body: AsyncIterable<unknown>): Promise<number> {
+/** Bytes of `body`, and when the first one arrived (performance.now()). */
+async function drain(body: AsyncIterable<unknown>): Promise<{ bytes: number; firstAt: number | undefined }> {
   let bytes = 0;
-  for await (const chunk of body) bytes += (chunk as Uint8Array).byteLength;
-  return bytes;
+  let firstAt: number | undefined;
+  for await (const chunk of body) {
+    firstAt ??= performance.now();
+    bytes += (chunk as Uint8Array).byteLength;
+  }
+  return { bytes, firstAt };
 }
 
 async function errorText(body: { text(): Promise<string> }): Promise<string> {
@@ -37,10 +44,10 @@ export async function download(agent: Agent, url: string, expected?: number, hea
   const started = performance.now();
   const res = await request(url, { dispatcher: agent, headers });
   if (res.statusCode !== 200) throw new Error(`GET ${url}: HTTP ${res.statusCode}: ${await errorText(res.body)}`);
-  const bytes = await drain(res.body);
+  const { bytes, firstAt } = await drain(res.body);
   const ms = performance.now() - started;
   if (expected !== undefined && bytes !== expected) throw new Error(`GET ${url}: ${bytes} bytes, expected ${expected}`);
-  return { bytes, ms };
+  return { bytes, ms, firstByteMs: (firstAt ?? performance.now()) - started };
 }
 
 export interface ManifestReply {
@@ -100,5 +107,6 @@ export async function pullImage(agent: Agent, base: string, repo: string, tag: s
     blobs.map((b) => () => download(agent, `${base}/v2/${repo}/blobs/${b.digest}`, b.size)),
   );
   const bytes = manifest.bytes.length + transfers.reduce((sum, t) => sum + t.bytes, 0);
-  return { bytes, ms: performance.now() - started };
+  // The first byte of the image: the soonest first byte of its blobs, each from its own request.
+  return { bytes, ms: performance.now() - started, firstByteMs: Math.min(...transfers.map((t) => t.firstByteMs)) };
 }

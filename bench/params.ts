@@ -21,6 +21,8 @@ export interface Params {
   bundleImage: { layers: number; totalBytes: number };
   phases: Phase[];
   cpuProf: boolean;
+  /** Proxies on one CPU, everything else on the others (taskset): what bounds a figure when the proxy has a core of its own. */
+  pin: boolean;
   /** Only re-render docs/BENCHMARKS.md from bench/results/latest.json. */
   reportOnly: boolean;
 }
@@ -32,6 +34,7 @@ export function parseParams(argv: string[]): Params {
     options: {
       quick: { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
+      pin: { type: 'boolean', default: false },
       only: { type: 'string' },
       reps: { type: 'string' },
       'report-only': { type: 'boolean', default: false },
@@ -39,7 +42,7 @@ export function parseParams(argv: string[]): Params {
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench [-- --quick] [--cpu-prof] [--only=blob,tag,herd,docker,fanout,bundle,scale] [--reps=N] [--report-only]');
+    console.log('usage: npm run bench [-- --quick] [--cpu-prof] [--pin] [--only=blob,tag,herd,docker,fanout,bundle,scale] [--reps=N] [--report-only]');
     process.exit(0);
   }
   const quick = values.quick;
@@ -69,6 +72,7 @@ export function parseParams(argv: string[]): Params {
     bundleImage: { layers: 4, totalBytes: (quick ? 256 : 2048) * MiB },
     phases,
     cpuProf: values['cpu-prof'],
+    pin: values.pin,
     reportOnly: values['report-only'],
   };
 }

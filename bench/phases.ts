@@ -4,7 +4,7 @@ import type { Dockerd } from '../test/harness/dockerd.js';
 import { MANIFEST_ACCEPT } from '../test/harness/images.js';
 import type { NotaryCli } from '../test/harness/notary-cli.js';
 import type { NotaryServer } from '../test/harness/notary-server.js';
-import { run, type RunResult } from '../test/harness/process.js';
+import { run, runOk, type RunResult } from '../test/harness/process.js';
 import type { Registry } from '../test/harness/registry.js';
 import { makeTempDir, removeDir } from '../test/harness/tmp.js';
 import { formatSelfTimes, summarizeCpuProfileFile } from './cpuprofile.js';
@@ -14,6 +14,7 @@ import { download, getManifest, newAgent, pullImage } from './http-clients.js';
 import { own, progress } from './lifecycle.js';
 import type { Params } from './params.js';
 import type { BenchResults } from './report.js';
+import { cpuSeconds } from './proc-memory.js';
 import { newestCpuProfile, startCompiledSignet } from './signet-compiled.js';
 import { MiB, mibPerSecond, round, roundSummary, summarize, type Summary } from './stats.js';
 import type { UpstreamLog, UpstreamUsage } from './upstream-log.js';
@@ -33,6 +34,8 @@ export interface Proxy {
   readonly pid: number;
   peakRssBytes(): Promise<number>;
   resetPeakRss(): Promise<void>;
+  /** CPU seconds the proxy process has used so far (all threads, user + system). */
+  cpuSeconds(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -49,15 +52,47 @@ export interface Env {
   /** A different signed blob pulled through a fresh proxy before the timed cold transfer. */
   warmup: BenchImage;
   big: BenchImage | undefined;
+  /** `--pin`: the CPU the proxies run on (the rest of the machine runs everything else). */
+  pin: { proxyCpu: number } | undefined;
 }
 
 export async function startProxy(env: Env, side: Side, cpuProfDir?: string): Promise<Proxy> {
   if (side === 'signet') {
     const s = await startCompiledSignet({ upstreamUrl: env.upstream.url, notaryUrl: env.notary.url, ...(cpuProfDir ? { cpuProfDir } : {}) });
-    return { side, url: s.url, host: s.host, pid: s.pid, peakRssBytes: s.peakRssBytes, resetPeakRss: s.resetPeakRss, stop: own(s.stop) };
+    await pinProxy(env, s.pid);
+    return {
+      side,
+      url: s.url,
+      host: s.host,
+      pid: s.pid,
+      peakRssBytes: s.peakRssBytes,
+      resetPeakRss: s.resetPeakRss,
+      cpuSeconds: () => cpuSeconds(s.pid),
+      stop: own(s.stop),
+    };
   }
   const d = await startDistributionProxy(env.upstream.url);
-  return { side, url: d.url, host: d.host, pid: d.pid, peakRssBytes: d.peakRssBytes, resetPeakRss: d.resetPeakRss, stop: own(d.stop) };
+  await pinProxy(env, d.pid);
+  return {
+    side,
+    url: d.url,
+    host: d.host,
+    pid: d.pid,
+    peakRssBytes: d.peakRssBytes,
+    resetPeakRss: d.resetPeakRss,
+    cpuSeconds: () => cpuSeconds(d.pid),
+    stop: own(d.stop),
+  };
+}
+
+/**
+ * `--pin`: the proxies run on the last CPU, everything else (upstream, notary-server, the load
+ * generators, dockerd) on the others, which the benchmark process pinned itself and its
+ * children to at start (`taskset`).
+ */
+async function pinProxy(env: Env, pid: number): Promise<void> {
+  if (env.pin === undefined) return;
+  await runOk('taskset', ['-a', '-p', '-c', String(env.pin.proxyCpu), String(pid)]);
 }
 
 /** Fresh instances of both proxies (empty storage), stopped when `fn` is done. */
@@ -76,6 +111,8 @@ export function orderFor(rep: number): Side[] {
 }
 
 const MB = 1e6;
+/** CPU seconds per GiB served. */
+const perGiB = (seconds: number, bytes: number): number => round(seconds / (bytes / 1024 ** 3));
 const toMB = (bytes: number): number => round(bytes / MB);
 const ms = (v: number): number => Math.round(v * 10) / 10;
 
@@ -85,8 +122,9 @@ const ms = (v: number): number => Math.round(v * 10) / 10;
 export interface BlobSample {
   rep: number;
   order: string[];
-  cold: Record<Side, { ms: number; mibps: number }>;
-  warm: Record<Side | 'direct', { ms: number; mibps: number }>;
+  /** firstByteMs: the request to the first body byte; cpuSPerGiB: the proxy's CPU seconds per GiB served. */
+  cold: Record<Side, { ms: number; mibps: number; firstByteMs?: number; cpuSPerGiB?: number }>;
+  warm: Record<Side | 'direct', { ms: number; mibps: number; cpuSPerGiB?: number }>;
   warmOrder: string[];
 }
 
@@ -107,6 +145,9 @@ export interface HerdSide {
   meanFetchesPerBlob: number;
   /** Upstream bytes for blobs / sum of blob sizes. */
   upstreamBlobBytesPerImage: number;
+  /** Upstream bytes for blobs / blob bytes the clients received: what the herd cost the site's uplink per byte delivered. */
+  upstreamBytesPerClientByte?: number;
+  cpuSPerGiB?: number;
   peakRssMB: number;
 }
 
@@ -129,6 +170,7 @@ export interface FanoutSide {
   bytes: number;
   aggregateMiBps: number;
   peakRssMB: number;
+  cpuSPerGiB?: number;
 }
 
 export interface FanoutSample {
@@ -170,7 +212,7 @@ export async function phaseBlob(env: Env, samples: Samples): Promise<void> {
     const sample = await withFreshProxies(env, async (proxies) => {
       const agent = newAgent();
       try {
-        const cold = {} as Record<Side, { ms: number; mibps: number }>;
+        const cold = {} as BlobSample['cold'];
         for (const side of order) {
           const proxy = proxies[side];
           // A fresh process is a cold cache, not a cold runtime: warm both proxies' code paths with
@@ -178,17 +220,25 @@ export async function phaseBlob(env: Env, samples: Samples): Promise<void> {
           await getManifest(agent, proxy.url, env.warmup.repo, env.warmup.tag);
           await download(agent, blobUrl(proxy.url, env.warmup), layerSize(env.warmup));
           await getManifest(agent, proxy.url, blob.repo, blob.tag); // authorises the blob in Signet
+          const cpu0 = await proxy.cpuSeconds();
           const t = await download(agent, blobUrl(proxy.url, blob), size);
-          cold[side] = { ms: ms(t.ms), mibps: round(mibPerSecond(size, t.ms)) };
-          progress(`  blob rep ${rep + 1}/${params.reps}: cold ${mibLabel} via ${side.padEnd(12)} ${cold[side].mibps} MiB/s`);
+          const cpu = perGiB((await proxy.cpuSeconds()) - cpu0, size);
+          cold[side] = { ms: ms(t.ms), mibps: round(mibPerSecond(size, t.ms)), firstByteMs: ms(t.firstByteMs), cpuSPerGiB: cpu };
+          progress(
+            `  blob rep ${rep + 1}/${params.reps}: cold ${mibLabel} via ${side.padEnd(12)} ${cold[side].mibps} MiB/s, first byte after ${cold[side].firstByteMs} ms, ${cpu} CPU s/GiB`,
+          );
         }
         const warmOrder = (['signet', 'distribution', 'direct'] as const).map((_v, i, all) => all[(i + rep) % all.length] ?? 'direct');
-        const warm = {} as Record<Side | 'direct', { ms: number; mibps: number }>;
+        const warm = {} as BlobSample['warm'];
         for (const which of warmOrder) {
-          const base = which === 'direct' ? env.upstream.url : proxies[which].url;
-          const t = await download(agent, blobUrl(base, blob), size);
-          warm[which] = { ms: ms(t.ms), mibps: round(mibPerSecond(size, t.ms)) };
-          progress(`  blob rep ${rep + 1}/${params.reps}: warm ${mibLabel} via ${which.padEnd(12)} ${warm[which].mibps} MiB/s`);
+          const proxy = which === 'direct' ? undefined : proxies[which];
+          const cpu0 = await proxy?.cpuSeconds();
+          const t = await download(agent, blobUrl(proxy ? proxy.url : env.upstream.url, blob), size);
+          const cpu = proxy && cpu0 !== undefined ? perGiB((await proxy.cpuSeconds()) - cpu0, size) : undefined;
+          warm[which] = { ms: ms(t.ms), mibps: round(mibPerSecond(size, t.ms)), ...(cpu === undefined ? {} : { cpuSPerGiB: cpu }) };
+          progress(
+            `  blob rep ${rep + 1}/${params.reps}: warm ${mibLabel} via ${which.padEnd(12)} ${warm[which].mibps} MiB/s${cpu === undefined ? '' : `, ${cpu} CPU s/GiB`}`,
+          );
         }
         return { rep, order, cold, warm, warmOrder: [...warmOrder] };
       } finally {
@@ -323,6 +373,7 @@ async function herdOnce(env: Env, proxy: Proxy, image: BenchImage): Promise<Herd
   const mark = await env.upstreamLog.mark();
   await proxy.resetPeakRss();
   const agents = Array.from({ length: params.herdClients }, () => newAgent());
+  const cpu0 = await proxy.cpuSeconds();
   const t0 = performance.now();
   let transfers;
   try {
@@ -331,6 +382,7 @@ async function herdOnce(env: Env, proxy: Proxy, image: BenchImage): Promise<Herd
     await Promise.all(agents.map((a) => a.close()));
   }
   const wallMs = performance.now() - t0;
+  const cpu = (await proxy.cpuSeconds()) - cpu0;
   const peakRssMB = toMB(await proxy.peakRssBytes());
   const digests = image.blobs.map((b) => b.digest);
   const upstream = await env.upstreamLog.usageSince(mark, image.repo, digests);
@@ -344,6 +396,8 @@ async function herdOnce(env: Env, proxy: Proxy, image: BenchImage): Promise<Herd
     maxFetchesPerBlob: Math.max(...gets),
     meanFetchesPerBlob: round(gets.reduce((a, b) => a + b, 0) / gets.length),
     upstreamBlobBytesPerImage: round(blobBytes / image.blobBytes),
+    upstreamBytesPerClientByte: round(blobBytes / (params.herdClients * image.blobBytes)),
+    cpuSPerGiB: perGiB(cpu, params.herdClients * image.blobBytes),
     peakRssMB,
   };
 }
@@ -360,7 +414,7 @@ export async function phaseHerd(env: Env, samples: Samples): Promise<void> {
         sides[side] = await herdOnce(env, proxies[side], big);
         const h = sides[side];
         progress(
-          `  herd rep ${rep + 1}/${params.reps}: ${side.padEnd(12)} ${params.herdClients} clients in ${Math.round(h.wallMs)} ms; upstream GETs per blob max ${h.maxFetchesPerBlob} (mean ${h.meanFetchesPerBlob}), upstream bytes ${h.upstreamBlobBytesPerImage}× the image; peak RSS ${h.peakRssMB} MB`,
+          `  herd rep ${rep + 1}/${params.reps}: ${side.padEnd(12)} ${params.herdClients} clients in ${Math.round(h.wallMs)} ms; upstream GETs per blob max ${h.maxFetchesPerBlob} (mean ${h.meanFetchesPerBlob}), upstream bytes ${h.upstreamBlobBytesPerImage}× the image (${h.upstreamBytesPerClientByte} per byte delivered); ${h.cpuSPerGiB} CPU s/GiB; peak RSS ${h.peakRssMB} MB`,
         );
       }
       return { rep, order, signet: sides.signet, distribution: sides.distribution };
@@ -437,6 +491,7 @@ export async function phaseFanout(env: Env, samples: Samples): Promise<void> {
         const proxy = proxies[side];
         await proxy.resetPeakRss();
         const agents = Array.from({ length: params.fanoutClients }, () => newAgent());
+        const cpu0 = await proxy.cpuSeconds();
         const t0 = performance.now();
         let bytes: number;
         try {
@@ -451,9 +506,16 @@ export async function phaseFanout(env: Env, samples: Samples): Promise<void> {
           await Promise.all(agents.map((a) => a.close()));
         }
         const wallMs = performance.now() - t0;
-        sides[side] = { wallMs: ms(wallMs), bytes, aggregateMiBps: round(mibPerSecond(bytes, wallMs)), peakRssMB: toMB(await proxy.peakRssBytes()) };
+        const cpu = perGiB((await proxy.cpuSeconds()) - cpu0, bytes);
+        sides[side] = {
+          wallMs: ms(wallMs),
+          bytes,
+          aggregateMiBps: round(mibPerSecond(bytes, wallMs)),
+          peakRssMB: toMB(await proxy.peakRssBytes()),
+          cpuSPerGiB: cpu,
+        };
         progress(
-          `  fan-out rep ${rep + 1}/${params.reps}: ${side.padEnd(12)} ${params.fanoutClients} clients × ${Math.round(size / MiB)} MiB cold in ${Math.round(wallMs)} ms (${sides[side].aggregateMiBps} MiB/s in all), peak RSS ${sides[side].peakRssMB} MB`,
+          `  fan-out rep ${rep + 1}/${params.reps}: ${side.padEnd(12)} ${params.fanoutClients} clients × ${Math.round(size / MiB)} MiB cold in ${Math.round(wallMs)} ms (${sides[side].aggregateMiBps} MiB/s in all), ${cpu} CPU s/GiB, peak RSS ${sides[side].peakRssMB} MB`,
         );
       }
       return { rep, order, signet: sides.signet, distribution: sides.distribution };

@@ -151,7 +151,27 @@ async function setup(params: Params): Promise<Env> {
     const v = await runOk('/usr/bin/docker', ['version', '--format', '{{.Client.Version}} / {{.Server.Version}}'], { env: dockerEnv });
     progress(`  dockerd ready (client / server ${v.stdout.trim()})`);
   }
-  return { params, upstream, upstreamLog: new UpstreamLog(upstream), notary, cli, dockerd, dockerEnv, blob, small, warmup, big };
+  return { params, upstream, upstreamLog: new UpstreamLog(upstream), notary, cli, dockerd, dockerEnv, blob, small, warmup, big, pin: pinned(params) };
+}
+
+/**
+ * `--pin`: this process (and so every process it starts from now on: upstream, notary-server,
+ * load generators, dockerd) on all CPUs but the last; the proxies are moved to the last one as
+ * they start (phases.ts). Called before anything is started.
+ */
+function pinSelf(params: Params): void {
+  const last = pinned(params)?.proxyCpu;
+  if (last === undefined) return;
+  const r = spawnSync('taskset', ['-a', '-p', '-c', last === 1 ? '0' : `0-${last - 1}`, String(process.pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`--pin: taskset failed: ${r.stderr}`);
+  progress(`--pin: the proxies run on CPU ${last}, everything else on CPU ${last === 1 ? '0' : `0-${last - 1}`}`);
+}
+
+function pinned(params: Params): { proxyCpu: number } | undefined {
+  if (!params.pin) return undefined;
+  const n = cpus().length;
+  if (n < 2) throw new Error('--pin needs at least two CPUs');
+  return { proxyCpu: n - 1 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,6 +198,7 @@ async function main(): Promise<void> {
   let cpuProfiles: BenchResults['cpu_profiles'];
   try {
     const t0 = Date.now();
+    pinSelf(params);
     const env = await setup(params);
     phaseSeconds.setup = Math.round((Date.now() - t0) / 1000);
     const phases: Record<Phase, { title: string; run: () => Promise<void> }> = {
@@ -219,6 +240,13 @@ async function main(): Promise<void> {
   const results = buildResults(params, samples, { startedAt, machine, versions, phaseSeconds, cpuProfiles });
   addBundleResults(results, params, bundleSamples);
   addScaleResults(results, params, scaleSamples);
+  if (params.pin) {
+    // A diagnostic of what bounds the figures, not the comparison on an unpinned machine.
+    await writeFile(join(resultsDir, 'pinned.json'), `${JSON.stringify(results, null, 2)}\n`);
+    printSummary(results);
+    progress(`done in ${results.durationSeconds} s: bench/results/pinned.json (latest.json and docs/BENCHMARKS.md unchanged)`);
+    return;
+  }
   if (params.phases.every((p) => p === 'bundle' || p === 'scale')) {
     // Alone, the bundle and scale phases keep to their own file (bundle.json, scale.json):
     // latest.json and docs/BENCHMARKS.md keep the other phases' results.
