@@ -8,7 +8,7 @@ import { makeTempDir, removeDir } from '../test/harness/tmp.js';
 import { peakRssBytes, resetPeakRss } from './proc-memory.js';
 
 /**
- * Signet as it runs in production: the compiled entry point (`node dist/cli/main.js serve
+ * Signet as it runs in production: the compiled entry point (`node --max-semi-space-size=8 dist/cli/main.js serve
  * --config <yaml>`) as a child process, enforcing Docker Content Trust for `docker.io/**` with
  * trust data from a notary-server, quiet logs (per-request logging at info would dominate the
  * figures), decisions to an audit-log file. Every start gets a fresh temp dir (config, storage,
@@ -16,6 +16,8 @@ import { peakRssBytes, resetPeakRss } from './proc-memory.js';
  */
 
 export const DIST_MAIN = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+/** The Node.js flags Signet runs with in production (`npm start`, the image, the `signet` command's first line). */
+export const SERVE_NODE_FLAGS = ['--max-semi-space-size=8'];
 
 export interface CompiledSignetOptions {
   /** The upstream registry (named docker.io in Signet's config). */
@@ -89,7 +91,7 @@ export async function startCompiledSignet(opts: CompiledSignetOptions): Promise<
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
       await writeFile(configPath, stringify(signetConfig(opts, port, dir)));
-      const args = [...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []), DIST_MAIN, 'serve', '--config', configPath];
+      const args = [...SERVE_NODE_FLAGS, ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []), DIST_MAIN, 'serve', '--config', configPath];
       const probe = port;
       try {
         proc = await startProcess(process.execPath, args, {

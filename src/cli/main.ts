@@ -1,4 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
+// --max-semi-space-size=8 (MiB; also in `npm start` and the image's entry point): under load
+// V8 grows its young generation to some 130 MB by default, which held Signet at 310-330 MB of
+// resident memory under a signed-tag load it serves as fast at 170 MB with this cap
+// (docs/BENCHMARKS.md). It must be a command-line flag: V8 sizes the heap at start.
 // First, so that an unsupported Node.js is refused before any other module is evaluated.
 import './runtime.js';
 import { parseArgs } from 'node:util';
