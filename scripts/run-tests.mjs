@@ -1,14 +1,24 @@
 #!/usr/bin/env node
 // Runs the node:test suites: every *.test.ts under the given directories or files (default:
-// test, that is all three tiers: test/unit, test/integration, test/e2e), one file at a time (the
-// e2e tests start daemons), in one node:test run so that there is one summary. (node:test orders
-// the files by path itself.)
+// test, that is all three tiers: test/unit, test/integration, test/e2e).
 //
-// The reporter is TAP unless stdout is a terminal: CI reads its summary lines (`# pass N`,
-// `# fail N`). Node 24 would otherwise pick the spec reporter for pipes too.
+// Two lanes, one node:test run each, one after the other:
+// - unit and integration files, as many at a time as the machine has cores (each file is its
+//   own process; they start their servers on free ports in temp dirs of their own, so they do
+//   not meet). Most of a file's time is waiting on a child (a registry, notary-server, radosgw,
+//   TypeScript compiling the file), so two at a time on two cores nearly halves the lane;
+// - e2e files one at a time: they start dockerd and containerd, which take the machine's
+//   cgroups, mounts and loopback addresses for themselves.
+// (node:test orders the files of a lane by path itself.) A lane that fails does not stop the
+// other; the exit code is non-zero when either failed.
+//
+// The reporter is TAP unless stdout is a terminal: CI reads the summary lines (`# pass N`,
+// `# fail N`) of each lane, and the total printed at the end. Node 24 would otherwise pick the
+// spec reporter for pipes too.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { join, relative, resolve, sep } from 'node:path';
 
 function collect(path, out) {
   const stat = statSync(path);
@@ -41,11 +51,57 @@ if (unique.length === 0) {
   process.exit(1);
 }
 
+const serial = (file) => file.startsWith(`test${sep}e2e${sep}`);
+const lanes = [
+  { name: 'unit and integration', files: unique.filter((f) => !serial(f)), concurrency: Math.max(1, availableParallelism()) },
+  { name: 'e2e', files: unique.filter(serial), concurrency: 1 },
+].filter((lane) => lane.files.length > 0);
+
 const reporter = process.stdout.isTTY ? 'spec' : 'tap';
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', `--test-reporter=${reporter}`, ...unique], { stdio: 'inherit' });
+let current;
 for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => child.kill(signal));
+  process.on(signal, () => {
+    current?.kill(signal);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
 }
-child.on('exit', (code, signal) => {
-  process.exit(code ?? (signal ? 1 : 0));
-});
+
+/** Runs one lane; resolves with its exit code and the counts of its summary. */
+function runLane(lane) {
+  return new Promise((resolveLane) => {
+    const counts = { pass: 0, fail: 0 };
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', `--test-concurrency=${lane.concurrency}`, `--test-reporter=${reporter}`, ...lane.files],
+      {
+        stdio: ['inherit', 'pipe', 'inherit'],
+      },
+    );
+    current = child;
+    let pending = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      pending += chunk.toString('utf8');
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        // The summary of node:test: `# pass N` (TAP) or `ℹ pass N` (spec).
+        const m = /^(?:#|ℹ) (pass|fail) (\d+)$/.exec(line.trim());
+        if (m) counts[m[1]] = Number(m[2]);
+      }
+    });
+    child.on('exit', (code, signal) => resolveLane({ code: code ?? (signal ? 1 : 0), counts }));
+  });
+}
+
+let failed = false;
+const total = { pass: 0, fail: 0 };
+for (const lane of lanes) {
+  console.log(`# lane: ${lane.name}, ${lane.files.length} files, ${lane.concurrency} at a time`);
+  const { code, counts } = await runLane(lane);
+  total.pass += counts.pass;
+  total.fail += counts.fail;
+  if (code !== 0) failed = true;
+}
+console.log(`# all lanes: pass ${total.pass}, fail ${total.fail}`);
+process.exit(failed ? 1 : 0);
