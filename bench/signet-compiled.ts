@@ -91,7 +91,14 @@ export async function startCompiledSignet(opts: CompiledSignetOptions): Promise<
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
       await writeFile(configPath, stringify(signetConfig(opts, port, dir)));
-      const args = [...SERVE_NODE_FLAGS, ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []), DIST_MAIN, 'serve', '--config', configPath];
+      const args = [
+        ...SERVE_NODE_FLAGS,
+        ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []),
+        DIST_MAIN,
+        'serve',
+        '--config',
+        configPath,
+      ];
       const probe = port;
       try {
         proc = await startProcess(process.execPath, args, {
