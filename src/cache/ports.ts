@@ -172,3 +172,15 @@ export interface TrustStateStore {
   versions(scope: string, name: string): Promise<Record<string, number>>;
   saveVersions(scope: string, name: string, versions: Record<string, number>): Promise<void>;
 }
+
+/**
+ * The recent decisions the console shows: a bounded log of one JSON line per decision, oldest
+ * first, kept on the state backend so that a restart (or another replica) still has them. The
+ * audit log stays the record of truth; this log only keeps the newest `keep` lines.
+ */
+export interface DecisionLogStore {
+  /** Appends `lines` (each one JSON document without a newline); the oldest beyond the bound go. */
+  append(lines: readonly string[]): Promise<void>;
+  /** The newest `limit` lines, oldest first. */
+  recent(limit: number): Promise<string[]>;
+}

@@ -80,6 +80,9 @@ export const DEFAULTS = {
   blobLockTtlMs: 30_000, // ms a replica's download lock of a blob lives without a refresh (it refreshes every third of it)
   blobLockPollMs: 200, // ms between checks of another replica's download lock
   blobLockWaitMs: 600_000, // ms a replica waits on another's download before trying to take it over
+  consoleDecisionsKept: 5_000, // recent decisions kept for the console (entries), newest last
+  consoleDecisionLineMaxBytes: 64 * 1024, // bytes of one kept decision; a larger one stays in the audit log only
+  consoleApiMaxLimit: 1_000, // decisions one GET /api/v1/decisions may return (entries)
   storageRetryAfterSeconds: 5, // s a client is told to wait (Retry-After) when Signet's storage cannot be used
   redisConnectTimeoutMs: 5_000, // ms to reach Redis at start before Signet refuses to start
   redisCommandTimeoutMs: 10_000, // ms for one Redis command; past it the read fails (closed)

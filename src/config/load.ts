@@ -200,6 +200,8 @@ export interface Config {
   /** Admin endpoints (`/metrics`): an own listener (if set), and who may use them. */
   admin: { listen: { host: string; port: number } | undefined; allow: Principal[] };
   limits: { clientRequestsPerSecond: number; clientBurst: number };
+  /** The console's API: on or off, and how many recent decisions it keeps. */
+  console: { enabled: boolean; decisionsKept: number };
   storage: { path: string; maxBytes: number; s3: S3StorageConfig | undefined };
   /** State shared by replicas; undefined: files under `storage.path`. */
   state: { redis: RedisStateConfig | undefined };
@@ -539,6 +541,7 @@ function resolve(cfg: ParsedConfig, source: string, env: NodeJS.ProcessEnv): Con
       allow: cfg.admin ? cfg.admin.allow.map(parsePrincipal) : cfg.auth ? [] : [{ kind: 'anonymous' }],
     },
     limits: cfg.limits,
+    console: cfg.console,
     storage: { path: cfg.storage.path, maxBytes: cfg.storage.maxBytes, s3: resolveS3(cfg.storage.s3, source, env) },
     state: { redis: resolveRedis(cfg.state.redis, source, env) },
     cache: cfg.cache,

@@ -520,6 +520,14 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    /** The console's API (/api/v1/): off unless enabled; an admin endpoint. */
+    console: z
+      .object({
+        enabled: z.boolean().default(false),
+        decisionsKept: z.number().int().positive().max(1_000_000).default(DEFAULTS.consoleDecisionsKept),
+      })
+      .strict()
+      .default({ enabled: false, decisionsKept: DEFAULTS.consoleDecisionsKept }),
     limits: z
       .object({
         clientRequestsPerSecond: z.number().nonnegative().default(DEFAULTS.clientRequestsPerSecond),

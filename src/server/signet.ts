@@ -31,6 +31,10 @@ import { accessLogMiddleware, errorMiddleware } from './middleware.js';
 import { applyConnectionLimits } from './connection-limits.js';
 import { registryRoutes } from './registry-routes.js';
 import { diskStorage, type Storage } from './storage.js';
+import { consoleApi } from './console/api.js';
+import { RecentDecisions } from './console/recent-decisions.js';
+import { ruleFormats } from './console/rule-formats.js';
+import { MemoryDecisionLog } from '../cache/memory/decision-log.js';
 import { createTrustSources, prepareTrustMaterial } from '../proxy/trust-sources.js';
 
 export interface SignetOptions {
@@ -61,6 +65,8 @@ export class Signet {
   /** Content imported from bundles, for the offline upstreams (created even when none is offline: it is only read). */
   readonly #imported: DiskImportedStore;
   readonly #audit: AuditLog;
+  /** The console's recent decisions (`console.enabled`): the audit log, and a bounded copy for /api/v1. */
+  readonly #recent: RecentDecisions | undefined;
   readonly #notary: NotaryTrustSource;
   readonly #auth: ClientAuth;
   #server: Server | undefined;
@@ -83,7 +89,7 @@ export class Signet {
       defaultUpstream: config.defaultUpstream,
       officialNamespaces: new Map([...config.upstreams.values()].map((u) => [u.name, u.officialNamespace])),
     });
-    this.#audit =
+    const audit =
       options.audit ??
       new JsonAuditLog(config.policy.auditLog, {
         maxBytes: config.policy.auditLogMaxBytes,
@@ -91,6 +97,17 @@ export class Signet {
         repeatSeconds: config.policy.auditRepeatSeconds,
         clock,
       });
+    this.#recent = config.console.enabled
+      ? new RecentDecisions({
+          audit,
+          store: this.#storage.decisions ?? new MemoryDecisionLog(config.console.decisionsKept),
+          keep: config.console.decisionsKept,
+          formatsOfRule: (rule) => ruleFormats(config, rule),
+          logger,
+          clock,
+        })
+      : undefined;
+    this.#audit = this.#recent ?? audit;
     const trust = createTrustSources({
       config,
       upstreams: this.#upstreams,
@@ -169,8 +186,10 @@ export class Signet {
     app.use(rateLimitMiddleware(config.limits, { observer: this.metrics, by: 'address' }));
     app.use(authMiddleware(this.#auth));
     app.use(rateLimitMiddleware(config.limits, { observer: this.metrics, by: 'user' }));
-    // With an admin listener, /metrics is served there only.
+    // With an admin listener, /metrics (and the console's API) are served there only.
     app.use(this.#operations({ metrics: config.admin.listen === undefined }));
+    const consoleRoutes = this.#recent && consoleApi({ decisions: this.#recent, auth: this.#auth, maxLimit: DEFAULTS.consoleApiMaxLimit });
+    if (consoleRoutes && config.admin.listen === undefined) app.use(consoleRoutes);
     app.use(tokenEndpoint({ auth: this.#auth }));
     app.use(registryRoutes({ router, manifests, blobs, referrers, tagList, authorize: pullGuard(this.#auth) }));
     this.app = app;
@@ -181,6 +200,7 @@ export class Signet {
       admin.use(errorMiddleware(logger));
       admin.use(authMiddleware(this.#auth));
       admin.use(this.#operations({ metrics: true }));
+      if (consoleRoutes) admin.use(consoleRoutes);
       admin.use((ctx: Context) => {
         throw new SignetError('UNSUPPORTED', `no such admin endpoint: ${ctx.path.slice(0, 80)}`, { status: 404 });
       });
@@ -197,6 +217,7 @@ export class Signet {
   async start(): Promise<AddressInfo> {
     const { config } = this.#options;
     await this.#storage.init();
+    await this.#recent?.init();
     if (offlineNames(config).size > 0) await this.#imported.init();
     await this.#auth.init();
     const handler = handlerOf(this.app);

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
-import type { BlobStore, FillLocks, ManifestStore, ProvenanceStore, TagStore, TrustStateStore, VerdictStore } from '../cache/ports.js';
+import type { BlobStore, DecisionLogStore, FillLocks, ManifestStore, ProvenanceStore, TagStore, TrustStateStore, VerdictStore } from '../cache/ports.js';
+import { DiskDecisionLog } from '../cache/disk/decision-log.js';
 import { DiskContent } from '../cache/disk/content.js';
 import { DiskProvenanceStore } from '../cache/disk/provenance.js';
 import { DiskTagStore } from '../cache/disk/tags.js';
@@ -21,6 +22,8 @@ export interface Storage {
   trustState: TrustStateStore;
   /** Read buffers of blobs, given back by the response writer once sent. */
   buffers: BufferPool;
+  /** The console's recent decisions (`console.enabled`), on the state backend. */
+  decisions?: DecisionLogStore;
   /** With state shared by replicas: who downloads a blob that several want at once. */
   fillLocks?: FillLocks;
   /** With state shared by replicas: verified cosign and Notation verdicts. */
@@ -49,7 +52,11 @@ export interface BackendHealth {
  * The S3 and Redis backends are loaded only when configured: the AWS SDK and the Redis client
  * weigh some 35 MB of resident memory each, which a Signet on its disks does not carry.
  */
-export async function openStorage(config: Pick<Config, 'storage' | 'cache' | 'state'>, logger: Logger, onEvict: (namespace: string) => void): Promise<Storage> {
+export async function openStorage(
+  config: Pick<Config, 'storage' | 'cache' | 'state' | 'console'>,
+  logger: Logger,
+  onEvict: (namespace: string) => void,
+): Promise<Storage> {
   const disk = diskStorage(config, logger, onEvict);
   const { s3 } = config.storage;
   const { redis } = config.state;
@@ -100,6 +107,9 @@ export async function openStorage(config: Pick<Config, 'storage' | 'cache' | 'st
     tags: shared ? new shared.RedisTagStore({ state: shared.state, logger }) : disk.tags,
     provenance: shared ? new shared.RedisProvenanceStore({ state: shared.state, logger }) : disk.provenance,
     trustState: shared ? new shared.RedisTrustStateStore({ state: shared.state }) : disk.trustState,
+    ...(config.console.enabled
+      ? { decisions: shared ? new shared.RedisDecisionLog({ state: shared.state, keep: config.console.decisionsKept }) : disk.decisions }
+      : {}),
     ...(shared
       ? {
           fillLocks: new shared.RedisFillLocks({ state: shared.state, logger, ...(redis ? { ttlMs: redis.downloadLockTtlMs } : {}) }),
@@ -123,13 +133,14 @@ export async function openStorage(config: Pick<Config, 'storage' | 'cache' | 'st
 }
 
 async function loadRedis() {
-  const [client, fillLocks, provenance, tags, trustState, verdicts] = await Promise.all([
+  const [client, fillLocks, provenance, tags, trustState, verdicts, decisionLog] = await Promise.all([
     import('../cache/redis/client.js'),
     import('../cache/redis/fill-locks.js'),
     import('../cache/redis/provenance.js'),
     import('../cache/redis/tags.js'),
     import('../cache/redis/trust-state.js'),
     import('../cache/redis/verdicts.js'),
+    import('../cache/redis/decision-log.js'),
   ]);
   return {
     connectRedis: client.connectRedis,
@@ -138,6 +149,7 @@ async function loadRedis() {
     RedisTagStore: tags.RedisTagStore,
     RedisTrustStateStore: trustState.RedisTrustStateStore,
     RedisVerdictStore: verdicts.RedisVerdictStore,
+    RedisDecisionLog: decisionLog.RedisDecisionLog,
   };
 }
 
@@ -159,7 +171,7 @@ async function probe(backend: BackendHealth['backend'], check: () => Promise<voi
  * The disk backends under `storage.path`: content (blobs and manifests, one LRU limit) at the
  * root, state (tags, provenance, trust metadata and rollback floors) under `state/`.
  */
-export function diskStorage(config: Pick<Config, 'storage' | 'cache'>, logger: Logger, onEvict: (namespace: string) => void): Storage {
+export function diskStorage(config: Pick<Config, 'storage' | 'cache' | 'console'>, logger: Logger, onEvict: (namespace: string) => void): Storage {
   const buffers = new BufferPool(DEFAULTS.blobReadChunkBytes, DEFAULTS.blobBufferPoolBytes);
   const content = new DiskContent({
     root: config.storage.path,
@@ -176,6 +188,16 @@ export function diskStorage(config: Pick<Config, 'storage' | 'cache'>, logger: L
     tags: new DiskTagStore({ root: state, logger }),
     provenance: new DiskProvenanceStore({ root: state }),
     trustState: siteTrustState(config.storage.path),
+    ...(config.console.enabled
+      ? {
+          decisions: new DiskDecisionLog({
+            root: state,
+            keep: config.console.decisionsKept,
+            maxLineBytes: DEFAULTS.consoleDecisionLineMaxBytes,
+            logger,
+          }),
+        }
+      : {}),
     init: () => content.init(),
     close: () => content.flush(),
   };

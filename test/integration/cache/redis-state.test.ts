@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { MemoryProvenanceStore } from '../../../src/cache/memory/provenance.js';
 import type { ProvenanceRoot, ProvenanceStore } from '../../../src/cache/ports.js';
 import { connectRedis, type RedisState } from '../../../src/cache/redis/client.js';
+import { RedisDecisionLog } from '../../../src/cache/redis/decision-log.js';
 import { RedisProvenanceStore } from '../../../src/cache/redis/provenance.js';
 import { RedisTagStore } from '../../../src/cache/redis/tags.js';
 import { RedisTrustStateStore } from '../../../src/cache/redis/trust-state.js';
@@ -166,6 +167,22 @@ describe('redis provenance store', () => {
     assert.equal(await b.get('docker.io', 'app', d2), 'verified');
     await b.dropRoot('docker.io', 'app', d1);
     assert.equal(await a.get('docker.io', 'app', d2), undefined);
+  });
+});
+
+describe('redis recent-decisions log', () => {
+  it('keeps the newest lines of every replica, oldest first, up to its bound', async () => {
+    const a = new RedisDecisionLog({ state: await connect(running().url, 'decisions:'), keep: 5 });
+    const b = new RedisDecisionLog({ state: await connect(running().url, 'decisions:'), keep: 5 });
+    assert.deepEqual(await a.recent(10), []);
+    await a.append(['1', '2']);
+    await b.append(['3']);
+    assert.deepEqual(await b.recent(10), ['1', '2', '3']);
+    assert.deepEqual(await a.recent(2), ['2', '3']);
+    await Promise.all(Array.from({ length: 20 }, (_v, i) => (i % 2 ? a : b).append([String(10 + i)])));
+    const kept = await a.recent(100);
+    assert.equal(kept.length, 5);
+    assert.deepEqual(await a.recent(0), []);
   });
 });
 

@@ -1,0 +1,80 @@
+import type { Context, Next } from 'koa';
+import { SignetError } from '../../errors.js';
+import type { ClientAuth } from '../auth/client-auth.js';
+import { requireAdmin } from '../auth/guards.js';
+import type { DecisionFilter, RecentDecisions } from './recent-decisions.js';
+
+export interface ConsoleApiOptions {
+  decisions: RecentDecisions;
+  auth: ClientAuth;
+  /** Decisions one request may ask for (entries). */
+  maxLimit: number;
+}
+
+const PREFIX = '/api/v1';
+const VERDICTS = new Set(['allowed', 'denied', 'audited']);
+const FILTERS = ['verdict', 'reason', 'repository', 'client', 'format', 'upstream', 'kind'] as const;
+/** Characters of one filter value: names and reasons are far shorter. */
+const MAX_FILTER_CHARS = 256;
+const DEFAULT_LIMIT = 100;
+
+/**
+ * The console's JSON API (docs/API.md), for the console page and for other tools: recent
+ * decisions with filters, and denials grouped by reason. Admin only (`admin.allow`), behind the
+ * same client authentication as the registry.
+ */
+export function consoleApi(o: ConsoleApiOptions) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    if (ctx.path !== PREFIX && !ctx.path.startsWith(`${PREFIX}/`)) {
+      await next();
+      return;
+    }
+    requireAdmin(ctx, o.auth);
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+      ctx.set('Allow', 'GET, HEAD');
+      throw new SignetError('UNSUPPORTED', `${ctx.method} is not supported on ${PREFIX}: the API is read-only`, { status: 405 });
+    }
+    ctx.set('Cache-Control', 'no-store');
+    switch (ctx.path) {
+      case PREFIX:
+      case `${PREFIX}/`:
+        ctx.body = { endpoints: [`${PREFIX}/decisions`, `${PREFIX}/denials`] };
+        return;
+      case `${PREFIX}/decisions`:
+        ctx.body = { decisions: o.decisions.query(decisionFilter(ctx, o.maxLimit)) };
+        return;
+      case `${PREFIX}/denials`:
+        ctx.body = { denials: o.decisions.denials() };
+        return;
+      default:
+        throw new SignetError('UNSUPPORTED', `no such API endpoint: ${ctx.path.slice(0, 80)}; see ${PREFIX}`, { status: 404 });
+    }
+  };
+}
+
+/** The query of GET /api/v1/decisions, validated: each filter at most once, `limit` 1..maxLimit. */
+export function decisionFilter(ctx: Pick<Context, 'query'>, maxLimit: number): DecisionFilter {
+  const filter: DecisionFilter = { limit: DEFAULT_LIMIT > maxLimit ? maxLimit : DEFAULT_LIMIT };
+  for (const [key, raw] of Object.entries(ctx.query)) {
+    if (Array.isArray(raw)) throw invalid(`query parameter ${key} is given more than once`);
+    if (raw === undefined) continue;
+    if (key === 'limit') {
+      const n = Number(raw);
+      if (!/^\d+$/.test(raw) || n < 1 || n > maxLimit)
+        throw invalid(`limit must be a whole number from 1 to ${maxLimit}, got ${JSON.stringify(raw.slice(0, 20))}`);
+      filter.limit = n;
+      continue;
+    }
+    if (!(FILTERS as readonly string[]).includes(key))
+      throw invalid(`unknown query parameter ${JSON.stringify(key.slice(0, 40))}; filters are ${FILTERS.join(', ')} and limit`);
+    if (raw.length === 0) continue;
+    if (raw.length > MAX_FILTER_CHARS) throw invalid(`${key} is longer than ${MAX_FILTER_CHARS} characters`);
+    if (key === 'verdict' && !VERDICTS.has(raw)) throw invalid(`verdict must be one of ${[...VERDICTS].join(', ')}`);
+    filter[key as (typeof FILTERS)[number]] = raw;
+  }
+  return filter;
+}
+
+function invalid(message: string): SignetError {
+  return new SignetError('UNSUPPORTED', message, { status: 400 });
+}
