@@ -83,6 +83,8 @@ export const DEFAULTS = {
   consoleDecisionsKept: 5_000, // recent decisions kept for the console (entries), newest last
   consoleDecisionLineMaxBytes: 64 * 1024, // bytes of one kept decision; a larger one stays in the audit log only
   consoleApiMaxLimit: 1_000, // decisions one GET /api/v1/decisions may return (entries)
+  consoleSampleMs: 10_000, // ms between the console's samples of the cache and upstream counters
+  consoleSamplesKept: 360, // samples kept (entries): an hour at the default interval
   storageRetryAfterSeconds: 5, // s a client is told to wait (Retry-After) when Signet's storage cannot be used
   redisConnectTimeoutMs: 5_000, // ms to reach Redis at start before Signet refuses to start
   redisCommandTimeoutMs: 10_000, // ms for one Redis command; past it the read fails (closed)

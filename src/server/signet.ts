@@ -34,6 +34,7 @@ import { diskStorage, type Storage } from './storage.js';
 import { consoleApi } from './console/api.js';
 import { RecentDecisions } from './console/recent-decisions.js';
 import { ruleFormats } from './console/rule-formats.js';
+import { MetricsSampler } from './console/samples.js';
 import { MemoryDecisionLog } from '../cache/memory/decision-log.js';
 import { createTrustSources, prepareTrustMaterial } from '../proxy/trust-sources.js';
 
@@ -67,6 +68,8 @@ export class Signet {
   readonly #audit: AuditLog;
   /** The console's recent decisions (`console.enabled`): the audit log, and a bounded copy for /api/v1. */
   readonly #recent: RecentDecisions | undefined;
+  /** The console's cache and upstream counters over time (`console.enabled`). */
+  readonly #samples: MetricsSampler | undefined;
   readonly #notary: NotaryTrustSource;
   readonly #auth: ClientAuth;
   #server: Server | undefined;
@@ -108,6 +111,9 @@ export class Signet {
         })
       : undefined;
     this.#audit = this.#recent ?? audit;
+    this.#samples = config.console.enabled
+      ? new MetricsSampler({ metrics: this.metrics, intervalMs: DEFAULTS.consoleSampleMs, keep: DEFAULTS.consoleSamplesKept, clock })
+      : undefined;
     const trust = createTrustSources({
       config,
       upstreams: this.#upstreams,
@@ -188,7 +194,8 @@ export class Signet {
     app.use(rateLimitMiddleware(config.limits, { observer: this.metrics, by: 'user' }));
     // With an admin listener, /metrics (and the console's API) are served there only.
     app.use(this.#operations({ metrics: config.admin.listen === undefined }));
-    const consoleRoutes = this.#recent && consoleApi({ decisions: this.#recent, auth: this.#auth, maxLimit: DEFAULTS.consoleApiMaxLimit });
+    const consoleRoutes =
+      this.#recent && this.#samples && consoleApi({ decisions: this.#recent, samples: this.#samples, auth: this.#auth, maxLimit: DEFAULTS.consoleApiMaxLimit });
     if (consoleRoutes && config.admin.listen === undefined) app.use(consoleRoutes);
     app.use(tokenEndpoint({ auth: this.#auth }));
     app.use(registryRoutes({ router, manifests, blobs, referrers, tagList, authorize: pullGuard(this.#auth) }));
@@ -218,6 +225,7 @@ export class Signet {
     const { config } = this.#options;
     await this.#storage.init();
     await this.#recent?.init();
+    await this.#samples?.start();
     if (offlineNames(config).size > 0) await this.#imported.init();
     await this.#auth.init();
     const handler = handlerOf(this.app);
@@ -285,6 +293,7 @@ export class Signet {
    */
   async stop(graceMs: number = DEFAULTS.shutdownGraceMs): Promise<void> {
     this.#ready = false;
+    this.#samples?.stop();
     const server = this.#server;
     if (server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -305,8 +314,9 @@ export class Signet {
     }
     await Promise.all([...this.#upstreams.values()].map((u) => u.close()));
     await this.#notary.close();
-    await this.#storage.close();
+    // The recent decisions are saved to the state backend: before it closes.
     await this.#audit.flush();
+    await this.#storage.close();
     this.#logger.info('signet stopped');
   }
 

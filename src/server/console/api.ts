@@ -3,9 +3,11 @@ import { SignetError } from '../../errors.js';
 import type { ClientAuth } from '../auth/client-auth.js';
 import { requireAdmin } from '../auth/guards.js';
 import type { DecisionFilter, RecentDecisions } from './recent-decisions.js';
+import type { MetricsSampler } from './samples.js';
 
 export interface ConsoleApiOptions {
   decisions: RecentDecisions;
+  samples: MetricsSampler;
   auth: ClientAuth;
   /** Decisions one request may ask for (entries). */
   maxLimit: number;
@@ -20,7 +22,8 @@ const DEFAULT_LIMIT = 100;
 
 /**
  * The console's JSON API (docs/API.md), for the console page and for other tools: recent
- * decisions with filters, and denials grouped by reason. Admin only (`admin.allow`), behind the
+ * decisions with filters, denials grouped by reason, the signed inventory they show, and the
+ * cache and upstream counters over time. Admin only (`admin.allow`), behind the
  * same client authentication as the registry.
  */
 export function consoleApi(o: ConsoleApiOptions) {
@@ -38,13 +41,19 @@ export function consoleApi(o: ConsoleApiOptions) {
     switch (ctx.path) {
       case PREFIX:
       case `${PREFIX}/`:
-        ctx.body = { endpoints: [`${PREFIX}/decisions`, `${PREFIX}/denials`] };
+        ctx.body = { endpoints: [`${PREFIX}/decisions`, `${PREFIX}/denials`, `${PREFIX}/inventory`, `${PREFIX}/cache`] };
         return;
       case `${PREFIX}/decisions`:
         ctx.body = { decisions: o.decisions.query(decisionFilter(ctx, o.maxLimit)) };
         return;
       case `${PREFIX}/denials`:
         ctx.body = { denials: o.decisions.denials() };
+        return;
+      case `${PREFIX}/inventory`:
+        ctx.body = { repositories: o.decisions.inventory() };
+        return;
+      case `${PREFIX}/cache`:
+        ctx.body = { samples: o.samples.samples(), current: (await o.samples.current())?.sample };
         return;
       default:
         throw new SignetError('UNSUPPORTED', `no such API endpoint: ${ctx.path.slice(0, 80)}; see ${PREFIX}`, { status: 404 });

@@ -52,6 +52,24 @@ export interface DenialGroup {
   clients: number;
 }
 
+/** A tag Signet admitted, as the newest admission of it says. */
+export interface InventoryTag {
+  tag: string;
+  digest: string | undefined;
+  formats: string[];
+  signers: string[];
+  /** The newest signing time the signatures carry (cosign, Notation), if any. */
+  signedAt: string | undefined;
+  /** When Signet last admitted it. */
+  admittedAt: string;
+}
+
+export interface InventoryRepository {
+  upstream: string;
+  repository: string;
+  tags: InventoryTag[];
+}
+
 export interface RecentDecisionsOptions {
   /** Where decisions are written, as before: the record of truth. */
   audit: AuditLog;
@@ -143,6 +161,36 @@ export class RecentDecisions implements AuditLog {
       out.push(d);
     }
     return out;
+  }
+
+  /**
+   * The signed inventory as the kept decisions show it: every tag admitted by a signature
+   * (not by a policy that is off), per repository, with its newest admission.
+   */
+  inventory(): InventoryRepository[] {
+    const repositories = new Map<string, InventoryRepository & { byTag: Map<string, InventoryTag> }>();
+    for (const d of this.#kept) {
+      if (d.verdict !== 'allowed' || d.kind !== 'manifest' || d.reference.includes(':') || !d.evidence || d.evidence.length === 0) continue;
+      const key = `${d.upstream}/${d.repository}`;
+      let repo = repositories.get(key);
+      if (!repo) {
+        repo = { upstream: d.upstream, repository: d.repository, tags: [], byTag: new Map() };
+        repositories.set(key, repo);
+      }
+      const signedTimes = d.evidence.map((e) => e.signedAt).filter((t): t is string => t !== undefined);
+      repo.byTag.set(d.reference, {
+        tag: d.reference,
+        digest: d.digest,
+        formats: d.formats,
+        // A decision names its signers when the format reports them apart; else each signature's signer.
+        signers: d.signers && d.signers.length > 0 ? d.signers : [...new Set(d.evidence.map((e) => e.signer))],
+        signedAt: signedTimes.length > 0 ? signedTimes.sort().at(-1) : undefined,
+        admittedAt: d.at,
+      });
+    }
+    return [...repositories.values()]
+      .map(({ byTag, ...repo }) => ({ ...repo, tags: [...byTag.values()].sort((a, b) => a.tag.localeCompare(b.tag)) }))
+      .sort((a, b) => `${a.upstream}/${a.repository}`.localeCompare(`${b.upstream}/${b.repository}`));
   }
 
   /** Denials (and what audit mode would have denied) of the kept decisions, by reason, most frequent first. */

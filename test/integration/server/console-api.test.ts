@@ -38,6 +38,8 @@ interface Answers {
   decisions: { decisions: Decision[] };
   denials: { denials: DenialGroup[] };
   error: { errors: Array<{ code: string; message: string }> };
+  cache: { samples: unknown[]; current?: { upstreamBytes: number; hits: number; misses: number } };
+  inventory: { repositories: Array<{ repository: string; tags: Array<{ tag: string; digest: string; formats: string[]; signers: string[] }> }> };
 }
 
 /** GET `path`: its status, and its JSON body in the shape `kind` names (the assertions check it). */
@@ -117,6 +119,22 @@ describe('console API', () => {
     assert.ok(group.count >= 1);
     assert.deepEqual(group.repositories, ['docker.io/library/hello']);
     assert.match(group.advice, /sign it/);
+  });
+
+  test('shows the signed tag in the inventory, with its signer', async () => {
+    const { body } = await api(signet.url, '/api/v1/inventory', 'inventory');
+    const hello = body.repositories.find((r) => r.repository === 'library/hello');
+    assert.ok(hello, 'library/hello in the inventory');
+    assert.deepEqual(
+      hello.tags.map((t) => [t.tag, t.digest, t.formats, t.signers]),
+      [['1.0', signed.digest, ['notary'], ['targets']]],
+    );
+  });
+
+  test('reports the cache and upstream counters of the interval still open', async () => {
+    const { body } = await api(signet.url, '/api/v1/cache', 'cache');
+    assert.ok(Array.isArray(body.samples));
+    assert.ok(body.current && body.current.upstreamBytes > 0, 'the pulls fetched from the upstream');
   });
 
   test('keeps the decisions across a restart', async () => {

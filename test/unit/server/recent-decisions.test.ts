@@ -187,3 +187,43 @@ describe('RecentDecisions and the admin endpoints', () => {
     assert.deepEqual(recent.query({ limit: 10 }), []);
   });
 });
+
+describe('the signed inventory', () => {
+  it('lists each tag admitted by a signature once, with its newest admission, per repository', () => {
+    const { recent } = setup();
+    const notary = [{ format: 'notary', signer: 'targets' }];
+    recent.record(record({ evidence: notary, signers: ['targets'], digest: 'sha256:' + '1'.repeat(64) }));
+    recent.record(record({ evidence: notary, signers: ['targets'], digest: 'sha256:' + '2'.repeat(64) }));
+    recent.record(
+      record({
+        repository: 'team/app',
+        reference: 'v2',
+        evidence: [
+          { format: 'cosign', signer: 'ci@example.com', signedAt: new Date('2026-11-01T00:00:00Z') },
+          { format: 'cosign', signer: 'release@example.com', signedAt: new Date('2026-11-02T00:00:00Z') },
+        ],
+        signers: undefined,
+      }),
+    );
+    recent.record(record({ reference: '0.9', reason: 'policy_off', evidence: undefined })); // not signed
+    recent.record(record({ reference: 'sha256:' + '3'.repeat(64), evidence: notary })); // by digest
+    recent.record(record({ verdict: 'denied', reason: 'tag_not_signed', reference: '2.0' }));
+    const inventory = recent.inventory();
+    assert.deepEqual(
+      inventory.map((r) => `${r.upstream}/${r.repository}`),
+      ['docker.io/library/hello', 'docker.io/team/app'],
+    );
+    const hello = inventory[0];
+    const app = inventory[1];
+    assert.ok(hello && app);
+    assert.equal(hello.tags.length, 1);
+    const helloTag = hello.tags[0];
+    const appTag = app.tags[0];
+    assert.ok(helloTag && appTag);
+    assert.equal(helloTag.digest, 'sha256:' + '2'.repeat(64), 'the newest admission');
+    assert.deepEqual(helloTag.signers, ['targets']);
+    assert.deepEqual(appTag.signers, ['ci@example.com', 'release@example.com']);
+    assert.deepEqual(appTag.formats, ['cosign']);
+    assert.equal(appTag.signedAt, '2026-11-02T00:00:00.000Z');
+  });
+});
