@@ -1,9 +1,9 @@
-import { appendFile, mkdir, open, rename } from 'node:fs/promises';
+import { appendFile, mkdir, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { SignetError, errorMessage } from '../../errors.js';
 import type { DecisionLogStore } from '../ports.js';
-import { isNotFound } from './files.js';
+import { isNotFound, writeFileAtomic } from './files.js';
 
 export interface DiskDecisionLogOptions {
   /** `<storage.path>/state`: the log is `<root>/decisions.jsonl`. */
@@ -97,11 +97,8 @@ export class DiskDecisionLog implements DecisionLogStore {
 
   async #compact(): Promise<void> {
     const lines = this.#lines ?? [];
-    const temp = `${this.#path}.tmp`;
     try {
-      await appendFile(temp, '', { flag: 'w' });
-      await appendFile(temp, lines.length > 0 ? `${lines.join('\n')}\n` : '');
-      await rename(temp, this.#path);
+      await writeFileAtomic(this.#path, lines.length > 0 ? `${lines.join('\n')}\n` : '');
       this.#fileLines = lines.length;
     } catch (err) {
       throw new SignetError('STORAGE_ERROR', `cannot rewrite ${this.#path}: ${errorMessage(err)}`, { cause: err });

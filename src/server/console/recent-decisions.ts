@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { DecisionLogStore } from '../../cache/ports.js';
 import { errorMessage } from '../../errors.js';
 import type { AuditLog, AuditRecord } from '../../policy/audit-log.js';
+import { isObject } from '../../registry/descriptors.js';
 import { adviceFor } from './advice.js';
 
 /** A decision as the console keeps and shows it. */
@@ -260,21 +261,13 @@ export function parseDecision(line: string): RecentDecision | undefined {
   } catch {
     return undefined;
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const v = value as Record<string, unknown>;
+  if (!isObject(value)) return undefined;
+  const v: Record<string, unknown> = value;
   const required = ['at', 'verdict', 'reason', 'kind', 'upstream', 'repository', 'reference', 'mode', 'rule'] as const;
   if (!required.every((k) => isString(v[k])) || !isStringArray(v.formats)) return undefined;
   for (const k of ['message', 'digest', 'client', 'user'] as const) if (v[k] !== undefined && !isString(v[k])) return undefined;
   if (v.signers !== undefined && !isStringArray(v.signers)) return undefined;
-  if (
-    v.evidence !== undefined &&
-    !(
-      Array.isArray(v.evidence) &&
-      v.evidence.every(
-        (e) => typeof e === 'object' && e !== null && isString((e as Record<string, unknown>).format) && isString((e as Record<string, unknown>).signer),
-      )
-    )
-  ) {
+  if (v.evidence !== undefined && !(Array.isArray(v.evidence) && v.evidence.every((e) => isObject(e) && isString(e.format) && isString(e.signer)))) {
     return undefined;
   }
   return v as unknown as RecentDecision;
