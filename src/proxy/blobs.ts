@@ -24,13 +24,11 @@ export interface ServedBlob {
   stream: Readable | undefined;
   range: ByteRange | undefined;
   cache: 'hit' | 'miss';
-  /** Gives a chunk of `stream` back for reuse once the socket has taken its bytes (nothing else may hold it then). */
-  recycle: ((chunk: Uint8Array) => void) | undefined;
 }
 
 export interface BlobServiceOptions {
   store: BlobStore;
-  /** The read buffers of `store` and of downloads read back from their pending files. */
+  /** Buffers for the downloads read back from their pending files (the response writer gives them back). */
   buffers?: BufferPool;
   /** Replicas sharing `store`: one of them downloads a blob, the others serve it once committed. */
   fillLocks?: FillLocks;
@@ -104,12 +102,8 @@ export class BlobService {
   readonly #fills = new Map<string, BlobFill>();
   readonly #starting = new Map<string, Starting>();
 
-  readonly #recycle: ((chunk: Uint8Array) => void) | undefined;
-
   constructor(options: BlobServiceOptions) {
     this.#o = options;
-    const pool = options.buffers;
-    this.#recycle = pool ? (chunk) => pool.recycle(chunk) : undefined;
   }
 
   /** `signal` aborts when the client leaves: what is read from the upstream only for it stops then. */
@@ -132,18 +126,18 @@ export class BlobService {
       const r = range ? resolveRange(range, cached.size) : undefined;
       if (method === 'HEAD') {
         this.#o.store.touch(digest.value);
-        return { size: cached.size, stream: undefined, range: r, cache: 'hit', recycle: undefined };
+        return { size: cached.size, stream: undefined, range: r, cache: 'hit' };
       }
       const stream = await this.#o.store.openRead(digest.value, r);
       if (!stream) return this.#serve(target, digest, method, range, signal); // evicted meanwhile
-      return { size: cached.size, stream, range: r, cache: 'hit', recycle: this.#recycle };
+      return { size: cached.size, stream, range: r, cache: 'hit' };
     }
     this.#o.metrics.cacheMisses.inc({ kind: 'blob' });
 
     if (method === 'HEAD') {
       // Only a download from the same source knows the size this source would announce.
       const fill = this.#fills.get(fillKey(target, digest));
-      if (fill?.expectedSize !== undefined) return { size: fill.expectedSize, stream: undefined, range: undefined, cache: 'miss', recycle: undefined };
+      if (fill?.expectedSize !== undefined) return { size: fill.expectedSize, stream: undefined, range: undefined, cache: 'miss' };
       const res = await target.upstream.request({
         method: 'HEAD',
         path: `/v2/${target.repository}/blobs/${digest.value}`,
@@ -154,7 +148,7 @@ export class BlobService {
       res.body.resume();
       if (res.status !== 200) throw await upstreamFailure(upstream, res, `blob ${target.repository}@${digest.value}`, 'BLOB_UNKNOWN', signal);
       const size = Number(header(res.headers, 'content-length'));
-      return { size: Number.isFinite(size) ? size : undefined, stream: undefined, range: undefined, cache: 'miss', recycle: undefined };
+      return { size: Number.isFinite(size) ? size : undefined, stream: undefined, range: undefined, cache: 'miss' };
     }
 
     let fill: BlobFill;
@@ -174,12 +168,12 @@ export class BlobService {
       try {
         const { size } = await fill.done;
         const r = resolveRange(range, size);
-        return { size, stream: fill.createReader(r.start, r.end, true), range: r, cache: 'miss', recycle: this.#recycle };
+        return { size, stream: fill.createReader(r.start, r.end, true), range: r, cache: 'miss' };
       } finally {
         release();
       }
     }
-    return { size: fill.expectedSize, stream: fill.createReader(0), range: undefined, cache: 'miss', recycle: this.#recycle };
+    return { size: fill.expectedSize, stream: fill.createReader(0), range: undefined, cache: 'miss' };
   }
 
   /** The running download of this source's blob, or a new one; concurrent callers share one. */

@@ -10,6 +10,7 @@ import type { Router, Target } from '../proxy/router.js';
 import type { PassedThrough, TagListService } from '../proxy/tag-list.js';
 import type { RequestState } from './middleware.js';
 import { sendBody } from './send-body.js';
+import type { BufferPool } from '../cache/buffer-pool.js';
 
 export interface RegistryRoutesOptions {
   router: Router;
@@ -17,6 +18,8 @@ export interface RegistryRoutesOptions {
   blobs: BlobService;
   referrers: ReferrersService;
   tagList: TagListService;
+  /** The pool blob bodies are read into: each chunk goes back once the socket took it. */
+  buffers?: BufferPool;
   /** Client access check, once the repository is known (throws 401/403); absent: everybody may pull. */
   authorize?: (ctx: Context, target: Target) => void;
 }
@@ -136,15 +139,12 @@ async function serveBlob(ctx: Context, options: RegistryRoutesOptions, target: T
   // like a complete response: cut the connection.
   stream.once('error', () => ctx.req.socket.destroy());
   const length = served.range ? served.range.end - served.range.start + 1 : served.size;
-  if (served.recycle) {
-    // Written here rather than piped by Koa, so the read buffers go back to their pool once sent.
-    if (length !== undefined) ctx.length = length;
-    ctx.respond = false;
-    sendBody(ctx.res, stream, served.recycle);
-    return;
-  }
-  ctx.body = stream;
   if (length !== undefined) ctx.length = length;
+  // Written here rather than piped by Koa, so pooled read buffers go back to their pool once sent
+  // (the pool ignores chunks it did not hand out).
+  ctx.respond = false;
+  const pool = options.buffers;
+  sendBody(ctx.res, stream, (chunk) => pool?.recycle(chunk));
 }
 
 /** The first value of a query parameter given once or several times. */

@@ -66,10 +66,11 @@ export class Signet {
   /** Content imported from bundles, for the offline upstreams (created even when none is offline: it is only read). */
   readonly #imported: DiskImportedStore;
   readonly #audit: AuditLog;
-  /** The console's recent decisions (`console.enabled`): the audit log, and a bounded copy for /api/v1. */
-  readonly #recent: RecentDecisions | undefined;
-  /** The console's cache and upstream counters over time (`console.enabled`). */
-  readonly #samples: MetricsSampler | undefined;
+  /**
+   * With `console.enabled`: the recent decisions (the audit log, and a bounded copy for /api/v1)
+   * and the cache and upstream counters over time.
+   */
+  readonly #console: { decisions: RecentDecisions; samples: MetricsSampler } | undefined;
   readonly #notary: NotaryTrustSource;
   readonly #auth: ClientAuth;
   #server: Server | undefined;
@@ -100,20 +101,20 @@ export class Signet {
         repeatSeconds: config.policy.auditRepeatSeconds,
         clock,
       });
-    this.#recent = config.console.enabled
-      ? new RecentDecisions({
-          audit,
-          store: this.#storage.decisions ?? new MemoryDecisionLog(config.console.decisionsKept),
-          keep: config.console.decisionsKept,
-          formatsOfRule: (rule) => ruleFormats(config, rule),
-          logger,
-          clock,
-        })
+    this.#console = config.console.enabled
+      ? {
+          decisions: new RecentDecisions({
+            audit,
+            store: this.#storage.decisions ?? new MemoryDecisionLog(config.console.decisionsKept),
+            keep: config.console.decisionsKept,
+            formatsOfRule: (rule) => ruleFormats(config, rule),
+            logger,
+            clock,
+          }),
+          samples: new MetricsSampler({ metrics: this.metrics, intervalMs: DEFAULTS.consoleSampleMs, keep: DEFAULTS.consoleSamplesKept, clock }),
+        }
       : undefined;
-    this.#audit = this.#recent ?? audit;
-    this.#samples = config.console.enabled
-      ? new MetricsSampler({ metrics: this.metrics, intervalMs: DEFAULTS.consoleSampleMs, keep: DEFAULTS.consoleSamplesKept, clock })
-      : undefined;
+    this.#audit = this.#console?.decisions ?? audit;
     const trust = createTrustSources({
       config,
       upstreams: this.#upstreams,
@@ -194,11 +195,10 @@ export class Signet {
     app.use(rateLimitMiddleware(config.limits, { observer: this.metrics, by: 'user' }));
     // With an admin listener, /metrics (and the console's API) are served there only.
     app.use(this.#operations({ metrics: config.admin.listen === undefined }));
-    const consoleRoutes =
-      this.#recent && this.#samples && consoleApi({ decisions: this.#recent, samples: this.#samples, auth: this.#auth, maxLimit: DEFAULTS.consoleApiMaxLimit });
+    const consoleRoutes = this.#console && consoleApi({ ...this.#console, auth: this.#auth, maxLimit: DEFAULTS.consoleApiMaxLimit });
     if (consoleRoutes && config.admin.listen === undefined) app.use(consoleRoutes);
     app.use(tokenEndpoint({ auth: this.#auth }));
-    app.use(registryRoutes({ router, manifests, blobs, referrers, tagList, authorize: pullGuard(this.#auth) }));
+    app.use(registryRoutes({ router, manifests, blobs, referrers, tagList, buffers: this.#storage.buffers, authorize: pullGuard(this.#auth) }));
     this.app = app;
 
     if (config.admin.listen) {
@@ -224,8 +224,8 @@ export class Signet {
   async start(): Promise<AddressInfo> {
     const { config } = this.#options;
     await this.#storage.init();
-    await this.#recent?.init();
-    await this.#samples?.start();
+    await this.#console?.decisions.init();
+    await this.#console?.samples.start();
     if (offlineNames(config).size > 0) await this.#imported.init();
     await this.#auth.init();
     const handler = handlerOf(this.app);
@@ -293,7 +293,7 @@ export class Signet {
    */
   async stop(graceMs: number = DEFAULTS.shutdownGraceMs): Promise<void> {
     this.#ready = false;
-    this.#samples?.stop();
+    this.#console?.samples.stop();
     const server = this.#server;
     if (server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
