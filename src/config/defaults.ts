@@ -85,6 +85,13 @@ export const DEFAULTS = {
   consoleApiMaxLimit: 1_000, // decisions one GET /api/v1/decisions may return (entries)
   consoleSampleMs: 10_000, // ms between the console's samples of the cache and upstream counters
   consoleSamplesKept: 360, // samples kept (entries): an hour at the default interval
+  consoleExpiryWarnDays: 30, // days before trust material expires that the console warns
+  consoleExpiryCriticalDays: 7, // days before trust material expires that the warning turns critical
+  consoleShortLivedDays: 31, // days of validity or less that make trust material short-lived (a Notary timestamp: 14)
+  consoleShortLivedWarnHours: 72, // hours before short-lived trust material expires that the console warns
+  consoleShortLivedCriticalHours: 24, // hours before short-lived trust material expires that the warning turns critical
+  consoleKeyAgeDays: 365, // days after which a key or certificate is shown as due for rotation
+  consoleLiveSeconds: 5, // seconds between the console page's live refreshes (with JavaScript)
   storageRetryAfterSeconds: 5, // s a client is told to wait (Retry-After) when Signet's storage cannot be used
   redisConnectTimeoutMs: 5_000, // ms to reach Redis at start before Signet refuses to start
   redisCommandTimeoutMs: 10_000, // ms for one Redis command; past it the read fails (closed)
@@ -96,6 +103,7 @@ export const DEFAULTS = {
   notationTrustStoreFileMaxBytes: 1024 ** 2, // bytes of one certificate file of a Notation trust store
   notationTrustStoreMaxCertificates: 1_000, // certificates in one Notation trust store
   notationTrustPolicyMaxBytes: 1024 ** 2, // bytes of a trustpolicy.oci.json file
+  notationChainsRemembered: 200, // signing chains of verified Notation signatures kept for the console's trust health (entries, one per leaf certificate)
   timestampTokenMaxCertificates: 32, // certificates an RFC 3161 token may carry (a TSA sends its chain, a handful at most)
   timestampChainMaxDepth: 8, // certificates in a timestamp authority's chain, root included
   revocationClockSkewMs: 5 * 60 * 1000, // ms an RFC 3161 genTime, OCSP answer or CRL may be ahead of Signet's clock

@@ -37,6 +37,11 @@ export function createSigstoreVerifier(): CosignVerifier {
   };
 }
 
+/** The policy behind a requirement this verifier prepared, for reports on its trust material (health.ts); undefined for another verifier's. */
+export function preparedPolicy(prepared: PreparedRequirement): CosignPolicy | undefined {
+  return prepared instanceof PreparedCosignRequirement ? prepared.policy : undefined;
+}
+
 function policyOf(prepared: PreparedRequirement): CosignPolicy {
   if (!(prepared instanceof PreparedCosignRequirement)) {
     throw new SignetError('INTERNAL', `${prepared.requirement.path}: the requirement was not prepared by this cosign verifier`);

@@ -7,8 +7,10 @@ import { Inflight } from '../../cache/inflight.js';
 import type { TrustStateStore } from '../../cache/ports.js';
 import type { UpstreamObserver } from '../../registry/upstream-client.js';
 import { DenialCache } from '../denial-cache.js';
+import type { TrustHealthItem } from '../health.js';
 import { Denial, type Admission, type DenyReason, type PinnedTag, type RepositorySubject, type Subject, type TagSubject, type TrustSource } from '../source.js';
 import { TrustError } from './errors.js';
+import { notaryHealth } from './health.js';
 import { NotaryRemote, type MetadataFetcher } from './remote.js';
 import type { RootPinning } from './root-trust.js';
 import { updateRepository } from './updater.js';
@@ -160,6 +162,23 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
       if (pinned) admitted.push(tag);
     }
     return admitted;
+  }
+
+  /**
+   * The health of every verified state this source holds (the GUNs pulled since start, up to
+   * trustStateMemoryEntries): each role's expiry, each key's certificate validity.
+   */
+  health(): TrustHealthItem[] {
+    const items: TrustHealthItem[] = [];
+    const seen = new Set<string>();
+    for (const [key, entry] of this.#cache.entries()) {
+      // One state per server and GUN, whatever expiry grace it was loaded under.
+      const [server = '', gun = ''] = key.split(' ');
+      if (seen.has(`${server} ${gun}`)) continue;
+      seen.add(`${server} ${gun}`);
+      items.push(...notaryHealth(entry.repo, server));
+    }
+    return items;
   }
 
   /** The verified repository the requirement points at (for `signet trust inspect`). */

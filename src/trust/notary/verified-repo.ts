@@ -3,6 +3,7 @@
  * Docker CLI over it (Notary: tuf/tuf.go WalkTargets, client/reader.go GetTargetByName;
  * docker/cli cli/command/image/trust.go getTrustedPullTargets).
  */
+import type { PublicKeyRecord } from './keys.js';
 import type { FileMeta, Root, SignedMetadata, Snapshot, Targets, Timestamp } from './metadata.js';
 
 export const RELEASES_ROLE = 'targets/releases';
@@ -71,6 +72,20 @@ export class VerifiedNotaryRepo {
         this.keys[d.name] = d.keyids.map((id) => ({ id, type: t.signed.delegations.keys.get(id)?.keytype ?? 'unknown' }));
       }
     }
+  }
+
+  /**
+   * Every key a role of this state is signed with, as its metadata publishes it: root-signed
+   * roles first, then the delegations of each loaded targets role. For the console's key health.
+   */
+  roleKeys(): Array<{ role: string; id: string; key: PublicKeyRecord | undefined }> {
+    const out: Array<{ role: string; id: string; key: PublicKeyRecord | undefined }> = [];
+    const root = this.#parts.root.signed;
+    for (const [role, r] of root.roles) for (const id of r.keyids) out.push({ role, id, key: root.keys.get(id) });
+    for (const t of this.#parts.targets.values()) {
+      for (const d of t.signed.delegations.roles) for (const id of d.keyids) out.push({ role: d.name, id, key: t.signed.delegations.keys.get(id) });
+    }
+    return out;
   }
 
   /**

@@ -7,9 +7,11 @@ import { SIGNATURE_MEDIA_TYPES } from '../../registry/media-types.js';
 import type { VerdictStore } from '../../cache/ports.js';
 import { DigestVerdicts } from '../digest-verdicts.js';
 import { mostTelling } from '../most-telling.js';
+import type { TrustHealthItem } from '../health.js';
 import { Denial, type Admission, type DenyReason, type Evidence, type Subject, type TrustSource } from '../source.js';
-import { readNotationEnvelope } from './artifacts.js';
+import { readNotationEnvelope, type FoundEnvelope } from './artifacts.js';
 import { NotationError, type NotationErrorCode } from './errors.js';
+import { SigningChains } from './health.js';
 import { prepareNotation, type PreparedNotation } from './prepare.js';
 import { selectStatement } from './trust-policy.js';
 import type { RevocationChecker, TrustPolicyStatement } from './types.js';
@@ -77,6 +79,9 @@ export class NotationTrustSource implements TrustSource<NotationRequirements> {
   readonly #clock: () => number;
   readonly #verdicts: DigestVerdicts;
   readonly #prepared = new WeakMap<NotationRequirements, PreparedNotation>();
+  /** The envelope each verified signature came from, until its verdict is made (for #signingChains). */
+  readonly #envelopes = new WeakMap<VerifiedSignature, FoundEnvelope>();
+  readonly #signingChains = new SigningChains(DEFAULTS.notationChainsRemembered);
 
   constructor(options: NotationSourceOptions) {
     this.#o = options;
@@ -137,6 +142,10 @@ export class NotationTrustSource implements TrustSource<NotationRequirements> {
         );
     }
     if (signers.size >= requirement.threshold) {
+      await this.#signingChains.remember(
+        `${subject.registry}/${subject.repository}`,
+        [...signers.values()].flatMap((s) => this.#envelopes.get(s) ?? []),
+      );
       return {
         format: 'notation',
         digest: subject.digest,
@@ -157,6 +166,11 @@ export class NotationTrustSource implements TrustSource<NotationRequirements> {
       REASON_ORDER,
       'Notation',
     );
+  }
+
+  /** The signing chains of the signatures that admitted digests lately (up to notationChainsRemembered), for the console's trust health. */
+  signingChains(): TrustHealthItem[] {
+    return this.#signingChains.items();
   }
 
   /** Every signature found for the digest and what verification says of each, without deciding (`signet trust inspect`). */
@@ -206,6 +220,7 @@ export class NotationTrustSource implements TrustSource<NotationRequirements> {
           revocation: this.#o.revocation,
           now: new Date(this.#clock()),
         });
+        this.#envelopes.set(signature, envelope);
         out.push({ artifact, outcome: { ok: true, signature } });
       } catch (err) {
         const denial = asDenial(err, `the Notation signature ${descriptor.digest} of ${where}`);

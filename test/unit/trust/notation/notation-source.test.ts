@@ -11,18 +11,14 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { NotationRequirements } from '../../../../src/config/load.js';
-import type { FetchedBlob, FetchedManifest, ReferrerDescriptor, SignatureFetcher } from '../../../../src/registry/referrers.js';
-import { SignatureFetchError } from '../../../../src/registry/signature-fetch-error.js';
 import { NotationTrustSource } from '../../../../src/trust/notation/notation-source.js';
-import type { RevocationChecker } from '../../../../src/trust/notation/types.js';
 import { deniedWith } from '../../../harness/denials.js';
+import { FakeSignatureRegistry, nonRevokable, VECTOR_IMAGE } from '../../../harness/notation-fake-registry.js';
 
 const FIXTURES = join(import.meta.dirname, '..', '..', '..', 'fixtures', 'notation-go');
 const VALID = readFileSync(join(FIXTURES, 'internal', 'mock', 'testdata', 'ca_valid_sig_env.json'));
 const INVALID = readFileSync(join(FIXTURES, 'internal', 'mock', 'testdata', 'ca_invalid_sig_env.json'));
-const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-/** What ca_valid_sig_env.json signs (its payload's targetArtifact). */
-const IMAGE = 'sha256:60043cf45eaebc4c0867fea485a039b598f52fd09fd5b07b0b2d2f88fad9d74e';
+const IMAGE = VECTOR_IMAGE;
 const subject = { registry: 'registry.acme-rockets.io', repository: 'software/net-monitor', digest: IMAGE };
 const digestOf = (s: string | Buffer): string => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 
@@ -49,62 +45,7 @@ function requirement(level = 'strict', threshold = 1, scope = 'registry.acme-roc
   };
 }
 
-/** A registry holding the signed manifest (528 bytes of a Docker manifest) and Notation signature artifacts. */
-class FakeRegistry implements SignatureFetcher {
-  readonly descriptors: ReferrerDescriptor[] = [];
-  readonly manifests = new Map<string, { json: unknown; mediaType: string; bytes: Buffer }>();
-  readonly blobs = new Map<string, Buffer>();
-  down = false;
-  calls = 0;
-
-  constructor() {
-    this.manifests.set(IMAGE, { json: {}, mediaType: DOCKER_MANIFEST, bytes: Buffer.alloc(528, 0x20) });
-  }
-
-  /** One signature artifact; `layers` defaults to the envelope as the only layer. */
-  add(envelope: Buffer, options: { layers?: unknown[]; subjectDigest?: string } = {}): void {
-    this.blobs.set(digestOf(envelope), envelope);
-    const manifest = {
-      artifactType: 'application/vnd.cncf.notary.signature',
-      subject: { mediaType: DOCKER_MANIFEST, digest: options.subjectDigest ?? IMAGE, size: 528 },
-      layers: options.layers ?? [{ mediaType: 'application/jose+json', digest: digestOf(envelope), size: envelope.length }],
-    };
-    const bytes = Buffer.from(JSON.stringify(manifest));
-    this.manifests.set(digestOf(bytes), { json: manifest, mediaType: 'application/vnd.oci.image.manifest.v1+json', bytes });
-    this.descriptors.push({
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      digest: digestOf(bytes),
-      size: bytes.length,
-      artifactType: 'application/vnd.cncf.notary.signature',
-      annotations: {},
-      source: 'referrers-tag',
-      tag: 'sha256-x',
-    });
-  }
-
-  referrers(): Promise<ReferrerDescriptor[]> {
-    this.calls++;
-    if (this.down) return Promise.reject(new SignatureFetchError('unavailable', 'connection refused'));
-    return Promise.resolve(this.descriptors);
-  }
-
-  manifest(_repository: string, digest: string): Promise<FetchedManifest> {
-    if (this.down) return Promise.reject(new SignatureFetchError('unavailable', 'connection refused'));
-    const m = this.manifests.get(digest);
-    if (!m) return Promise.reject(new SignatureFetchError('not_found', `no manifest ${digest}`));
-    return Promise.resolve({ digest, mediaType: m.mediaType, bytes: m.bytes, json: m.json });
-  }
-
-  blob(_repository: string, digest: string): Promise<FetchedBlob> {
-    const bytes = this.blobs.get(digest);
-    if (!bytes) return Promise.reject(new SignatureFetchError('not_found', `no blob ${digest}`));
-    return Promise.resolve({ digest, bytes });
-  }
-}
-
-const nonRevokable: RevocationChecker = { check: (chain) => Promise.resolve(chain.map(() => ({ status: 'nonRevokable' as const }))) };
-
-function source(registry: FakeRegistry | undefined, clock = () => Date.parse('2026-12-02T00:00:00Z'), freshnessSeconds = 60): NotationTrustSource {
+function source(registry: FakeSignatureRegistry | undefined, clock = () => Date.parse('2026-12-02T00:00:00Z'), freshnessSeconds = 60): NotationTrustSource {
   return new NotationTrustSource({
     fetcherFor: () => registry,
     revocation: nonRevokable,
@@ -117,7 +58,7 @@ function source(registry: FakeRegistry | undefined, clock = () => Date.parse('20
 
 describe('Notation trust source', () => {
   it('admits a digest with a verified signature, with the signer, issuer, signing time and level as evidence', async () => {
-    const registry = new FakeRegistry();
+    const registry = new FakeSignatureRegistry();
     registry.add(VALID);
     const admitted = await source(registry).verify(subject, requirement());
     assert.equal(admitted.format, 'notation');
@@ -131,16 +72,20 @@ describe('Notation trust source', () => {
   });
 
   it('a signing identity counts once toward the threshold', async () => {
-    const registry = new FakeRegistry();
+    const registry = new FakeSignatureRegistry();
     registry.add(VALID);
     registry.add(Buffer.concat([VALID, Buffer.from('\n')]));
     await deniedWith(source(registry).verify(subject, requirement('strict', 2)), 'threshold', /signed by 1 of the 2 distinct signing identities/);
   });
 
   it('no signature, no statement for the scope, an unknown upstream: denied saying what to do', async () => {
-    await deniedWith(source(new FakeRegistry()).verify(subject, requirement()), 'no_signature', /has no Notation signature: sign it \(notation sign\)/);
     await deniedWith(
-      source(new FakeRegistry()).verify(subject, requirement('strict', 1, 'registry.acme-rockets.io/other')),
+      source(new FakeSignatureRegistry()).verify(subject, requirement()),
+      'no_signature',
+      /has no Notation signature: sign it \(notation sign\)/,
+    );
+    await deniedWith(
+      source(new FakeSignatureRegistry()).verify(subject, requirement('strict', 1, 'registry.acme-rockets.io/other')),
       'no_trust_config',
       /no statement of the Notation trust policy inline applies to registry\.acme-rockets\.io\/software\/net-monitor: add one/,
     );
@@ -148,7 +93,7 @@ describe('Notation trust source', () => {
   });
 
   it('level skip admits without asking the registry', async () => {
-    const registry = new FakeRegistry();
+    const registry = new FakeSignatureRegistry();
     const admitted = await source(registry).verify(subject, requirement('skip'));
     assert.deepEqual(admitted.signers, []);
     assert.match(admitted.evidence[0]?.signer ?? '', /verification skipped by trust policy statement "net-monitor"/);
@@ -157,7 +102,7 @@ describe('Notation trust source', () => {
   });
 
   it('signature artifacts that are not one Notation envelope about this digest are refused, and the reason of the most telling one is given', async () => {
-    const registry = new FakeRegistry();
+    const registry = new FakeSignatureRegistry();
     const layer = { mediaType: 'application/jose+json', digest: digestOf(VALID), size: VALID.length };
     registry.add(VALID, { layers: [layer, layer] });
     registry.add(VALID, { subjectDigest: digestOf('another image') });
@@ -168,13 +113,13 @@ describe('Notation trust source', () => {
       'bad_signature',
       /exactly one layer.*and 3 other signature\(s\) refused.*does not name .* as its subject.*not a Notation envelope/,
     );
-    const tooLarge = new FakeRegistry();
+    const tooLarge = new FakeSignatureRegistry();
     tooLarge.add(VALID, { layers: [{ ...layer, size: 2 * 1024 ** 2 }] });
     await deniedWith(source(tooLarge).verify(subject, requirement()), 'too_large', /over the 1048576-byte limit/);
   });
 
   it('a registry that cannot be asked is signatures_unavailable; a verified verdict is used meanwhile, a denial is remembered', async () => {
-    const registry = new FakeRegistry();
+    const registry = new FakeSignatureRegistry();
     registry.down = true;
     await deniedWith(source(registry).verify(subject, requirement()), 'signatures_unavailable', /could not be fetched.*refused until they can be checked/);
     registry.down = false;
@@ -187,7 +132,7 @@ describe('Notation trust source', () => {
     const again = await s.verify(subject, requirement());
     assert.equal(again.confirmedAt, Date.parse('2026-12-02T00:00:00Z'));
 
-    const unsigned = new FakeRegistry();
+    const unsigned = new FakeSignatureRegistry();
     const denying = source(unsigned);
     const r = requirement();
     await deniedWith(denying.verify(subject, r), 'no_signature');
@@ -197,7 +142,7 @@ describe('Notation trust source', () => {
   });
 
   it('inspect reports every signature and why it does not count', async () => {
-    const registry = new FakeRegistry();
+    const registry = new FakeSignatureRegistry();
     registry.add(VALID);
     registry.add(INVALID);
     const { statement, signatures } = await source(registry).inspect(subject, requirement());
@@ -225,6 +170,6 @@ describe('Notation trust source', () => {
         },
       },
     };
-    assert.throws(() => source(new FakeRegistry()).prepare(broken), /absent/);
+    assert.throws(() => source(new FakeSignatureRegistry()).prepare(broken), /absent/);
   });
 });
