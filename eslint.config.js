@@ -32,13 +32,13 @@ const NODE_GLOBALS = {
 export default defineConfig(
   globalIgnores(['dist/', 'node_modules/', 'coverage/', 'bench/results/', 'test/fixtures/', 'data/']),
   {
-    files: ['**/*.{ts,mts,cts,js,mjs,cjs}'],
+    files: ['**/*.{ts,tsx,mts,cts,js,mjs,cjs}'],
     extends: [js.configs.recommended],
     languageOptions: { ecmaVersion: 'latest', globals: NODE_GLOBALS },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
   },
   {
-    files: ['**/*.{ts,mts,cts}'],
+    files: ['**/*.{ts,tsx,mts,cts}'],
     extends: [tseslint.configs.strictTypeChecked],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },

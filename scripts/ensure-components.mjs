@@ -27,6 +27,7 @@ const BINARIES = [
   'ceph-authtool',
   'monmaptool',
   'nginx',
+  'chromium',
 ];
 const PACKAGES = [
   'docker-registry',
@@ -43,6 +44,7 @@ const PACKAGES = [
   'ceph-osd',
   'ceph-common',
   'nginx-light',
+  'chromium',
 ];
 if (process.argv.includes('--bench')) {
   BINARIES.push('wrk');

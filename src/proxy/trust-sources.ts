@@ -10,6 +10,9 @@ import { NotaryTrustSource } from '../trust/notary/notary-source.js';
 import { NotationTrustSource } from '../trust/notation/notation-source.js';
 import { createRevocationChecker, httpRevocationFetch } from '../trust/notation/revocation/index.js';
 import type { MetadataFetcher } from '../trust/notary/remote.js';
+import type { TrustHealthItem } from '../trust/health.js';
+import { cosignHealth } from '../trust/cosign/health.js';
+import { notationHealth } from '../trust/notation/health.js';
 
 export interface TrustSourcesOptions {
   config: Pick<Config, 'upstreams' | 'trust'>;
@@ -90,4 +93,19 @@ export function prepareTrustMaterial(config: Pick<Config, 'policy'>, trust: Pick
       if (entry.format === 'notation') trust.notation.prepare(entry.requirement);
     }
   }
+}
+
+/**
+ * What the trust material says of its own health, for the console: the Notary repositories
+ * verified since start, and the cosign and Notation material of every rule.
+ */
+export function trustHealth(config: Pick<Config, 'policy'>, trust: Pick<TrustSources, 'notary' | 'cosign' | 'notation'>): TrustHealthItem[] {
+  const items = [...trust.notary.health(), ...trust.notation.signingChains()];
+  for (const rule of config.policy.rules) {
+    for (const entry of rule.require.entries) {
+      if (entry.format === 'cosign') items.push(...cosignHealth(trust.cosign.prepare(entry.requirement), entry.requirement.path));
+      if (entry.format === 'notation') items.push(...notationHealth(trust.notation.prepare(entry.requirement), entry.requirement.path));
+    }
+  }
+  return items;
 }

@@ -32,11 +32,12 @@ import { applyConnectionLimits } from './connection-limits.js';
 import { registryRoutes } from './registry-routes.js';
 import { diskStorage, type Storage } from './storage.js';
 import { consoleApi } from './console/api.js';
+import { consolePages } from './console/pages.js';
 import { RecentDecisions } from './console/recent-decisions.js';
 import { ruleFormats } from './console/rule-formats.js';
 import { MetricsSampler } from './console/samples.js';
 import { MemoryDecisionLog } from '../cache/memory/decision-log.js';
-import { createTrustSources, prepareTrustMaterial } from '../proxy/trust-sources.js';
+import { createTrustSources, prepareTrustMaterial, trustHealth } from '../proxy/trust-sources.js';
 
 export interface SignetOptions {
   config: Config;
@@ -195,8 +196,15 @@ export class Signet {
     app.use(rateLimitMiddleware(config.limits, { observer: this.metrics, by: 'user' }));
     // With an admin listener, /metrics (and the console's API) are served there only.
     app.use(this.#operations({ metrics: config.admin.listen === undefined }));
-    const consoleRoutes = this.#console && consoleApi({ ...this.#console, auth: this.#auth, maxLimit: DEFAULTS.consoleApiMaxLimit });
-    if (consoleRoutes && config.admin.listen === undefined) app.use(consoleRoutes);
+    const consoleOptions = this.#console && {
+      ...this.#console,
+      auth: this.#auth,
+      maxLimit: DEFAULTS.consoleApiMaxLimit,
+      trustHealth: () => trustHealth(config, trust),
+      clock,
+    };
+    const consoleRoutes = consoleOptions ? [consoleApi(consoleOptions), consolePages(consoleOptions)] : [];
+    if (config.admin.listen === undefined) for (const route of consoleRoutes) app.use(route);
     app.use(tokenEndpoint({ auth: this.#auth }));
     app.use(registryRoutes({ router, manifests, blobs, referrers, tagList, buffers: this.#storage.buffers, authorize: pullGuard(this.#auth) }));
     this.app = app;
@@ -207,7 +215,7 @@ export class Signet {
       admin.use(errorMiddleware(logger));
       admin.use(authMiddleware(this.#auth));
       admin.use(this.#operations({ metrics: true }));
-      if (consoleRoutes) admin.use(consoleRoutes);
+      for (const route of consoleRoutes) admin.use(route);
       admin.use((ctx: Context) => {
         throw new SignetError('UNSUPPORTED', `no such admin endpoint: ${ctx.path.slice(0, 80)}`, { status: 404 });
       });

@@ -4,13 +4,18 @@ import type { ClientAuth } from '../auth/client-auth.js';
 import { requireAdmin } from '../auth/guards.js';
 import type { DecisionFilter, RecentDecisions } from './recent-decisions.js';
 import type { MetricsSampler } from './samples.js';
+import type { TrustHealthItem } from '../../trust/health.js';
+import { assessTrustHealth } from './trust-health.js';
 
 export interface ConsoleApiOptions {
   decisions: RecentDecisions;
   samples: MetricsSampler;
+  /** What the trust formats report now (src/trust/health.ts). */
+  trustHealth: () => TrustHealthItem[];
   auth: ClientAuth;
   /** Decisions one request may ask for (entries). */
   maxLimit: number;
+  clock?: () => number;
 }
 
 const PREFIX = '/api/v1';
@@ -23,7 +28,7 @@ const DEFAULT_LIMIT = 100;
 /**
  * The console's JSON API (docs/API.md), for the console page and for other tools: recent
  * decisions with filters, denials grouped by reason, the signed inventory they show, and the
- * cache and upstream counters over time. Admin only (`admin.allow`), behind the
+ * cache and upstream counters over time, and the health of the trust material. Admin only (`admin.allow`), behind the
  * same client authentication as the registry.
  */
 export function consoleApi(o: ConsoleApiOptions) {
@@ -41,7 +46,7 @@ export function consoleApi(o: ConsoleApiOptions) {
     switch (ctx.path) {
       case PREFIX:
       case `${PREFIX}/`:
-        ctx.body = { endpoints: [`${PREFIX}/decisions`, `${PREFIX}/denials`, `${PREFIX}/inventory`, `${PREFIX}/cache`] };
+        ctx.body = { endpoints: [`${PREFIX}/decisions`, `${PREFIX}/denials`, `${PREFIX}/inventory`, `${PREFIX}/trust`, `${PREFIX}/cache`] };
         return;
       case `${PREFIX}/decisions`:
         ctx.body = { decisions: o.decisions.query(decisionFilter(ctx, o.maxLimit)) };
@@ -51,6 +56,9 @@ export function consoleApi(o: ConsoleApiOptions) {
         return;
       case `${PREFIX}/inventory`:
         ctx.body = { repositories: o.decisions.inventory() };
+        return;
+      case `${PREFIX}/trust`:
+        ctx.body = assessTrustHealth(o.trustHealth(), (o.clock ?? Date.now)());
         return;
       case `${PREFIX}/cache`:
         ctx.body = { samples: o.samples.samples(), current: (await o.samples.current())?.sample };

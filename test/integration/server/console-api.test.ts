@@ -131,6 +131,21 @@ describe('console API', () => {
     );
   });
 
+  test('reports the health of the trust data it verified: each role with its expiry', async () => {
+    const res = await fetch(`${signet.url}/api/v1/trust`);
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as {
+      items: Array<{ format: string; kind: string; name: string; scope: string; remainingSeconds?: number }>;
+      warnings: unknown[];
+    };
+    const roles = body.items.filter((i) => i.format === 'notary' && i.kind === 'metadata').map((i) => i.name);
+    assert.deepEqual(roles, ['timestamp', 'snapshot', 'targets', 'root']);
+    assert.ok(body.items.every((i) => i.scope.startsWith('docker.io/library/hello on ')));
+    const timestamp = body.items.find((i) => i.name === 'timestamp');
+    assert.ok(timestamp?.remainingSeconds !== undefined && timestamp.remainingSeconds > 13 * 86_400, 'a fresh 14-day timestamp');
+    assert.deepEqual(body.warnings, []);
+  });
+
   test('reports the cache and upstream counters of the interval still open', async () => {
     const { body } = await api(signet.url, '/api/v1/cache', 'cache');
     assert.ok(Array.isArray(body.samples));
@@ -178,5 +193,29 @@ describe('console API with client authentication', () => {
     const ops = await fetch(`${signet.url}/api/v1/decisions`, { headers: basic('ops', 'ops-s3cret') });
     assert.equal(ops.status, 200);
     assert.ok(Array.isArray(((await ops.json()) as { decisions: unknown[] }).decisions));
+  });
+
+  test('the console pages: a Basic challenge a browser can answer, then the page with a strict CSP', async () => {
+    const anonymous = await fetch(`${signet.url}/console/decisions`);
+    assert.equal(anonymous.status, 401);
+    assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Basic realm="Signet console"/);
+    assert.equal((await fetch(`${signet.url}/console/trust`, { headers: basic('alice', 'alice-s3cret') })).status, 403);
+    const page = await fetch(`${signet.url}/console/trust`, { headers: basic('ops', 'ops-s3cret') });
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'; style-src 'self'; script-src 'self'/);
+    assert.match(await page.text(), /^<!doctype html><html lang="en">.*Trust health/s);
+    const css = await fetch(`${signet.url}/console/assets/console.css`, { headers: basic('ops', 'ops-s3cret') });
+    assert.match(css.headers.get('content-type') ?? '', /^text\/css/);
+    const root = await fetch(`${signet.url}/console`, { headers: basic('ops', 'ops-s3cret'), redirect: 'manual' });
+    assert.equal(root.status, 302);
+    assert.equal(root.headers.get('location'), '/console/decisions');
+    const post = await fetch(`${signet.url}/console/decisions`, { method: 'POST', headers: basic('ops', 'ops-s3cret') });
+    assert.equal(post.status, 405);
+    const unknown = await fetch(`${signet.url}/console/nothing`, { headers: basic('ops', 'ops-s3cret') });
+    assert.equal(unknown.status, 404);
+    assert.match(((await unknown.json()) as { errors: Array<{ message: string }> }).errors[0]?.message ?? '', /the views are \/console\/decisions/);
+    const bad = await fetch(`${signet.url}/console/decisions?verdict=maybe`, { headers: basic('ops', 'ops-s3cret') });
+    assert.equal(bad.status, 400);
   });
 });
