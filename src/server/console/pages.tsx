@@ -92,6 +92,8 @@ async function render(view: ViewId, ctx: Context, o: ConsolePagesOptions, health
   switch (view) {
     case 'decisions': {
       const filter = decisionFilter(ctx, o.maxLimit);
+      // A first visit shows pull verdicts (manifests); blob, tag-list and access decisions are a choice away.
+      if (ctx.querystring === '') filter.kind = 'manifest';
       const reasons = [...new Set(o.decisions.query({ limit: Number.POSITIVE_INFINITY }).map((d) => d.reason))].sort();
       return <DecisionsView filter={filter} decisions={o.decisions.query(filter)} reasons={reasons} />;
     }

@@ -115,8 +115,10 @@ export class RecentDecisions implements AuditLog {
 
   record(entry: AuditRecord): void {
     this.#o.audit.record(entry);
-    // Uses of the admin endpoints (the console's own requests among them) stay in the audit log only.
-    if (entry.kind === 'admin') return;
+    // Uses of the admin endpoints (the console's own requests among them) stay in the audit log
+    // only, and so do requests without credentials refused with a challenge: every client that
+    // authenticates starts that way (distribution's token flow), so they are no one's denial.
+    if (entry.kind === 'admin' || (entry.kind === 'access' && entry.reason === 'unauthenticated')) return;
     const decision = toRecent(entry, new Date(this.#clock()).toISOString(), this.#o.formatsOfRule);
     this.#kept.push(decision);
     if (this.#kept.length > this.#o.keep * 1.25) this.#kept = this.#kept.slice(-this.#o.keep);

@@ -186,6 +186,17 @@ describe('RecentDecisions and the admin endpoints', () => {
     assert.equal(audit.records.length, 1);
     assert.deepEqual(recent.query({ limit: 10 }), []);
   });
+
+  it('leaves the challenge of a request without credentials to the audit log, but keeps a refused user', () => {
+    const { audit, recent } = setup();
+    recent.record(record({ kind: 'access', verdict: 'denied', reason: 'unauthenticated' }));
+    recent.record(record({ kind: 'access', verdict: 'denied', reason: 'access_not_granted', user: 'alice' }));
+    assert.equal(audit.records.length, 2);
+    assert.deepEqual(
+      recent.query({ limit: 10 }).map((d) => d.reason),
+      ['access_not_granted'],
+    );
+  });
 });
 
 describe('the signed inventory', () => {

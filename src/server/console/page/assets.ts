@@ -55,9 +55,10 @@ button, .button { font: inherit; padding: 6px 14px; border-radius: 6px; border: 
 .warnings li.warning { border-left: 4px solid var(--warn); }
 .warnings li.rotate { border-left: 4px solid var(--info); }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 14px; }
+.chart { margin: 0; }
 .chart h3 { margin: 0 0 6px; font-size: 14px; }
 .chart svg { width: 100%; height: auto; display: block; }
-.chart .axis { font-size: 10px; fill: var(--muted); }
+.chart .axis { font-size: 11px; fill: var(--muted); }
 .chart .grid { stroke: #e7eaf0; stroke-width: 1; }
 .chart .series-0 { stroke: #2f6fdf; fill: none; stroke-width: 2; }
 .chart .series-1 { stroke: #d9822b; fill: none; stroke-width: 2; }

@@ -1,4 +1,4 @@
-import { scaleLinear, scaleTime } from 'd3-scale';
+import { scaleLinear, scaleUtc } from 'd3-scale';
 import { area, line } from 'd3-shape';
 
 export interface Series {
@@ -39,8 +39,9 @@ export function Chart(p: ChartProps) {
     );
   }
   const largest = Math.max(0, ...p.series.flatMap((s) => s.values.filter((v): v is number => v !== null)));
-  const x = scaleTime()
-    .domain([t0, t1 === t0 ? t0 + 1 : t1])
+  // At least a minute wide: a Signet that just started has a point or two seconds apart.
+  const x = scaleUtc()
+    .domain([Math.min(t0, t1 - 60_000), t1])
     .range([M.left, W - M.right]);
   const y = scaleLinear()
     .domain([0, p.max ?? (largest > 0 ? largest : 1)])
@@ -48,6 +49,8 @@ export function Chart(p: ChartProps) {
     .range([H - M.bottom, M.top]);
   const yTicks = y.ticks(4);
   const xTicks = x.ticks(5);
+  // d3's multi-scale format: seconds, minutes or hours as the span needs, in UTC as every time on the console.
+  const xFormat = x.tickFormat();
   const at = (i: number): number => x(p.times[i] ?? t0);
   const defined = (v: number | null): v is number => v !== null;
   const band = p.series.length > 0 && p.times.length > 0 ? Math.max(1, ((W - M.left - M.right) / p.times.length) * 0.8) : 1;
@@ -65,7 +68,7 @@ export function Chart(p: ChartProps) {
         ))}
         {xTicks.map((d) => (
           <text key={`x${d.getTime()}`} class="axis" x={x(d)} y={H - 6} text-anchor="middle">
-            {d.toISOString().slice(11, 16)}
+            {xFormat(d)}
           </text>
         ))}
         {p.type === 'line'

@@ -37,7 +37,7 @@ export function DecisionsView(p: DecisionsProps) {
         <Choice label="Kind" name="kind" options={KINDS} chosen={f.kind} />
         <button type="submit">Filter</button>
         <a class="button secondary" href={`${CONSOLE_PATH}/decisions`}>
-          Clear
+          Reset
         </a>
       </form>
       <div data-live={DEFAULTS.consoleLiveSeconds}>
