@@ -38,6 +38,10 @@ export class RecordingTrustState implements TrustStateStore {
     return this.#inner.saveVersions(scope, name, versions);
   }
 
+  names(limit: number): Promise<Array<{ scope: string; name: string }>> {
+    return this.#inner.names(limit);
+  }
+
   /** The trust-state scope (the trust server's origin) each GUN was verified under. */
   get scopes(): ReadonlyMap<string, string> {
     return this.#scopes;
@@ -94,5 +98,12 @@ export class OverlayTrustState implements TrustStateStore {
   async saveVersions(scope: string, name: string, versions: Record<string, number>): Promise<void> {
     await this.#overlay.saveVersions(scope, name, versions);
     this.#versioned.add(JSON.stringify([scope, name]));
+  }
+
+  /** The site's names and those the import added, each once. */
+  async names(limit: number): Promise<Array<{ scope: string; name: string }>> {
+    const all = new Map<string, { scope: string; name: string }>();
+    for (const n of [...(await this.#overlay.names(limit)), ...(await this.#base.names(limit))]) all.set(JSON.stringify([n.scope, n.name]), n);
+    return [...all.values()].slice(0, limit);
   }
 }

@@ -171,6 +171,11 @@ export interface TrustStateStore {
   remove(scope: string, name: string, file: string): Promise<void>;
   versions(scope: string, name: string): Promise<Record<string, number>>;
   saveVersions(scope: string, name: string, versions: Record<string, number>): Promise<void>;
+  /**
+   * The scopes and names with saved rollback floors (each once verified), at most `limit`, in
+   * no particular order: what the console reports on after a restart or from another replica.
+   */
+  names(limit: number): Promise<Array<{ scope: string; name: string }>>;
 }
 
 /**

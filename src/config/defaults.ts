@@ -103,6 +103,7 @@ export const DEFAULTS = {
   notationTrustStoreFileMaxBytes: 1024 ** 2, // bytes of one certificate file of a Notation trust store
   notationTrustStoreMaxCertificates: 1_000, // certificates in one Notation trust store
   notationTrustPolicyMaxBytes: 1024 ** 2, // bytes of a trustpolicy.oci.json file
+  trustHealthSavedSeconds: 60, // seconds the console reuses its report on saved Notary trust states not held in memory
   notationChainsRemembered: 200, // signing chains of verified Notation signatures kept for the console's trust health (entries, one per leaf certificate)
   timestampTokenMaxCertificates: 32, // certificates an RFC 3161 token may carry (a TSA sends its chain, a handful at most)
   timestampChainMaxDepth: 8, // certificates in a timestamp authority's chain, root included

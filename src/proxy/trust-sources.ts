@@ -97,10 +97,10 @@ export function prepareTrustMaterial(config: Pick<Config, 'policy'>, trust: Pick
 
 /**
  * What the trust material says of its own health, for the console: the Notary repositories
- * verified since start, and the cosign and Notation material of every rule.
+ * verified since start (and those saved before, by this Signet or another replica), and the cosign and Notation material of every rule.
  */
-export function trustHealth(config: Pick<Config, 'policy'>, trust: Pick<TrustSources, 'notary' | 'cosign' | 'notation'>): TrustHealthItem[] {
-  const items = [...trust.notary.health(), ...trust.notation.signingChains()];
+export async function trustHealth(config: Pick<Config, 'policy'>, trust: Pick<TrustSources, 'notary' | 'cosign' | 'notation'>): Promise<TrustHealthItem[]> {
+  const items = [...trust.notary.health(), ...(await trust.notary.savedHealth()), ...trust.notation.signingChains()];
   for (const rule of config.policy.rules) {
     for (const entry of rule.require.entries) {
       if (entry.format === 'cosign') items.push(...cosignHealth(trust.cosign.prepare(entry.requirement), entry.requirement.path));

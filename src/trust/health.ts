@@ -30,6 +30,8 @@ export interface TrustHealthItem {
   notBefore?: string;
   /** ISO time it stops being valid (metadata `expires`, a certificate's notAfter), if it ever does. */
   expires?: string;
+  /** From the trust state as last saved (by this or another replica), not verified since this Signet started. */
+  saved?: boolean;
 }
 
 /** A trust source or material that reports its health. */

@@ -1,4 +1,5 @@
-import { readFile, rm } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SignetError, errorMessage } from '../../errors.js';
 import type { TrustStateStore } from '../ports.js';
@@ -92,6 +93,50 @@ export class DiskTrustStateStore implements TrustStateStore {
     const checked = checkVersions(versions);
     if (!checked) throw new SignetError('INTERNAL', `refusing to save rollback floors of ${name} that are not non-negative integers`);
     await this.write(scope, name, VERSIONS_FILE, Buffer.from(JSON.stringify(checked)));
+  }
+
+  async names(limit: number): Promise<Array<{ scope: string; name: string }>> {
+    const found: Array<{ scope: string; name: string }> = [];
+    // A name's directories hold its `_tuf/` with a `versions` file; anything else is skipped.
+    const walk = async (dir: string, scope: string, parts: string[]): Promise<void> => {
+      if (found.length >= limit || parts.length > MAX_NAME_DEPTH) return;
+      const entries = await listDir(dir);
+      if (parts.length > 0 && entries.some((e) => e.name === '_tuf' && e.isDirectory())) {
+        if ((await listDir(join(dir, '_tuf'))).some((e) => e.name === VERSIONS_FILE && e.isFile())) found.push({ scope, name: parts.join('/') });
+      }
+      for (const e of entries) {
+        if (found.length >= limit) return;
+        const part = e.isDirectory() && e.name !== '_tuf' ? decodeSegment(e.name) : undefined;
+        if (part !== undefined) await walk(join(dir, e.name), scope, [...parts, part]);
+      }
+    };
+    for (const e of await listDir(this.#root)) {
+      const scope = e.isDirectory() ? decodeSegment(e.name) : undefined;
+      if (scope !== undefined) await walk(join(this.#root, e.name), scope, []);
+      if (found.length >= limit) break;
+    }
+    return found;
+  }
+}
+
+/** Components a name may have: a GUN is `<registry>/<repository>`, and repositories nest a few levels. */
+const MAX_NAME_DEPTH = 16;
+
+async function listDir(dir: string): Promise<Dirent[]> {
+  try {
+    return await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw new SignetError('STORAGE_ERROR', `cannot list trust state ${dir}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** A directory name back to the text it encodes; undefined for one this store did not write. */
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
   }
 }
 

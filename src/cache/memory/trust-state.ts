@@ -43,4 +43,13 @@ export class MemoryTrustStateStore implements TrustStateStore {
       this.#versions.set(JSON.stringify([scope, name]), checked);
     });
   }
+
+  names(limit: number): Promise<Array<{ scope: string; name: string }>> {
+    return settle(() =>
+      [...this.#versions.keys()].slice(0, limit).map((key) => {
+        const [scope, name] = JSON.parse(key) as [string, string];
+        return { scope, name };
+      }),
+    );
+  }
 }

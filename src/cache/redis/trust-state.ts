@@ -119,6 +119,25 @@ export class RedisTrustStateStore implements TrustStateStore {
       throw storageError(`cannot save the rollback floors of ${name} (${key})`, err);
     }
   }
+  async names(limit: number): Promise<Array<{ scope: string; name: string }>> {
+    const prefix = this.#state.key('trust', 'floors', '');
+    const found: Array<{ scope: string; name: string }> = [];
+    try {
+      // SCAN, not KEYS: it never blocks Redis for the other replicas, however many names there are.
+      for await (const keys of this.#state.client.scanIterator({ MATCH: `${prefix}*`, COUNT: 200 })) {
+        for (const key of keys) {
+          // Both parts are URI-encoded (keyPart), so the one ':' between them is the separator.
+          const [scope, name, extra] = key.slice(prefix.length).split(':').map(decodePart);
+          if (scope === undefined || name === undefined || extra !== undefined) continue;
+          found.push({ scope, name });
+          if (found.length >= limit) return found;
+        }
+      }
+    } catch (err) {
+      throw storageError('list the trust state names', err);
+    }
+    return found;
+  }
 }
 
 function unreadable(key: string, name: string, cause: unknown): SignetError {
@@ -128,4 +147,13 @@ function unreadable(key: string, name: string, cause: unknown): SignetError {
     `cannot read trust state ${key} from Redis (${message}): ${name} is denied until it is readable. Bring Redis back (with its append-only file), or delete the keys of ${name} on purpose to trust it again from scratch (its pinned root and rollback floors are then forgotten)`,
     { cause },
   );
+}
+
+/** A key part back to text; undefined for one this store did not write (not URI-encoded). */
+function decodePart(part: string): string | undefined {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return undefined;
+  }
 }

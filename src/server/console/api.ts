@@ -11,7 +11,7 @@ export interface ConsoleApiOptions {
   decisions: RecentDecisions;
   samples: MetricsSampler;
   /** What the trust formats report now (src/trust/health.ts). */
-  trustHealth: () => TrustHealthItem[];
+  trustHealth: () => Promise<TrustHealthItem[]>;
   auth: ClientAuth;
   /** Decisions one request may ask for (entries). */
   maxLimit: number;
@@ -58,7 +58,7 @@ export function consoleApi(o: ConsoleApiOptions) {
         ctx.body = { repositories: o.decisions.inventory() };
         return;
       case `${PREFIX}/trust`:
-        ctx.body = assessTrustHealth(o.trustHealth(), (o.clock ?? Date.now)());
+        ctx.body = assessTrustHealth(await o.trustHealth(), (o.clock ?? Date.now)());
         return;
       case `${PREFIX}/cache`:
         ctx.body = { samples: o.samples.samples(), current: (await o.samples.current())?.sample };

@@ -74,7 +74,7 @@ export function consolePages(o: ConsolePagesOptions) {
       );
     }
     const now = clock();
-    const health = assessTrustHealth(o.trustHealth(), now);
+    const health = assessTrustHealth(await o.trustHealth(), now);
     const urgent = health.warnings.filter((w) => w.severity === 'expired' || w.severity === 'critical').length;
     const body = await render(view, ctx, o, health);
     ctx.type = 'text/html; charset=utf-8';

@@ -1,6 +1,8 @@
+import type { TrustStateStore } from '../../cache/ports.js';
 import { certificateItem, type TrustHealthItem } from '../health.js';
 import { parseCertificateBundle } from './certificates.js';
-import type { VerifiedNotaryRepo } from './verified-repo.js';
+import { parseSigned, type SignedMetadata, type Targets } from './metadata.js';
+import { VerifiedNotaryRepo } from './verified-repo.js';
 
 /** The order roles are shown in: the one that expires soonest by design first. */
 const ROLE_ORDER = ['timestamp', 'snapshot', 'targets', 'root'];
@@ -45,6 +47,31 @@ export function notaryHealth(repo: VerifiedNotaryRepo, server: string): TrustHea
 function leafOf(pem: Buffer): ReturnType<typeof parseCertificateBundle>[number] | undefined {
   try {
     return parseCertificateBundle(pem)[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A repository as its trust state was last saved: the files the updater wrote once they
+ * verified (root, timestamp, snapshot, and each targets role the snapshot lists). They are
+ * parsed, not verified again; only the console reads them, for expiries and keys. Undefined
+ * when a file is missing or does not parse (the next pull decides on it for real).
+ */
+export async function savedRepository(store: TrustStateStore, scope: string, gun: string): Promise<VerifiedNotaryRepo | undefined> {
+  try {
+    const read = (file: string): Promise<Buffer | undefined> => store.read(scope, gun, file);
+    const [root, timestamp, snapshot] = await Promise.all([read('root.json'), read('timestamp.json'), read('snapshot.json')]);
+    if (!root || !timestamp || !snapshot) return undefined;
+    const snap = parseSigned(snapshot, 'snapshot');
+    const targets = new Map<string, SignedMetadata<Targets>>();
+    for (const role of snap.signed.meta.keys()) {
+      if (role === 'root') continue;
+      const bytes = await read(`${role}.json`);
+      if (bytes) targets.set(role, parseSigned(bytes, role));
+    }
+    if (!targets.has('targets')) return undefined;
+    return new VerifiedNotaryRepo({ gun, root: parseSigned(root, 'root'), timestamp: parseSigned(timestamp, 'timestamp'), snapshot: snap, targets });
   } catch {
     return undefined;
   }

@@ -10,7 +10,7 @@ import { DenialCache } from '../denial-cache.js';
 import type { TrustHealthItem } from '../health.js';
 import { Denial, type Admission, type DenyReason, type PinnedTag, type RepositorySubject, type Subject, type TagSubject, type TrustSource } from '../source.js';
 import { TrustError } from './errors.js';
-import { notaryHealth } from './health.js';
+import { notaryHealth, savedRepository } from './health.js';
 import { NotaryRemote, type MetadataFetcher } from './remote.js';
 import type { RootPinning } from './root-trust.js';
 import { updateRepository } from './updater.js';
@@ -90,6 +90,8 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
   readonly #verdicts = new TagVerdictMemo(DEFAULTS.verdictMemoEntries);
   /** When each verified state was last confirmed with its server (Admission.confirmedAt). */
   readonly #confirmed = new WeakMap<VerifiedNotaryRepo, number>();
+  /** The last report on saved states (savedHealth), and when it was made. */
+  #saved: { at: number; items: TrustHealthItem[] } | undefined;
 
   constructor(options: NotarySourceOptions) {
     this.#o = options;
@@ -178,6 +180,29 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
       seen.add(`${server} ${gun}`);
       items.push(...notaryHealth(entry.repo, server));
     }
+    return items;
+  }
+
+  /**
+   * The health of the trust states saved on the state backend that this source does not hold
+   * verified: what a restarted Signet, or another replica, verified before. Read at most every
+   * trustHealthSavedSeconds; a state that cannot be read is left out (the next pull decides).
+   */
+  async savedHealth(): Promise<TrustHealthItem[]> {
+    const now = this.#clock();
+    if (this.#saved && now - this.#saved.at < DEFAULTS.trustHealthSavedSeconds * 1000) return this.#saved.items;
+    const held = new Set([...this.#cache.keys()].map((key) => key.split(' ').slice(0, 2).join(' ')));
+    const items: TrustHealthItem[] = [];
+    try {
+      for (const { scope, name } of await this.#o.store.names(DEFAULTS.trustStateMemoryEntries)) {
+        if (held.has(`${scope} ${name}`)) continue;
+        const repo = await savedRepository(this.#o.store, scope, name);
+        if (repo) items.push(...notaryHealth(repo, scope).map((item) => ({ ...item, saved: true })));
+      }
+    } catch (err) {
+      this.#o.logger.warn({ err: errorMessage(err) }, 'the saved trust states could not be listed for the console');
+    }
+    this.#saved = { at: now, items };
     return items;
   }
 

@@ -152,10 +152,24 @@ describe('console API', () => {
     assert.ok(body.current && body.current.upstreamBytes > 0, 'the pulls fetched from the upstream');
   });
 
-  test('keeps the decisions across a restart', async () => {
+  test('keeps the decisions across a restart, and reports the saved trust state before any pull', async () => {
     await signet.restart();
     const { body } = await api(signet.url, '/api/v1/decisions?reason=tag_not_signed', 'decisions');
     assert.ok(body.decisions.length >= 1);
+    const trust = (await (await fetch(`${signet.url}/api/v1/trust`)).json()) as {
+      items: Array<{ kind: string; name: string; scope: string; saved?: boolean }>;
+    };
+    const roles = trust.items.filter((i) => i.kind === 'metadata');
+    assert.deepEqual(
+      roles.map((i) => [i.name, i.saved]),
+      [
+        ['timestamp', true],
+        ['snapshot', true],
+        ['targets', true],
+        ['root', true],
+      ],
+    );
+    assert.ok(roles.every((i) => i.scope.startsWith('docker.io/library/hello on ')));
   });
 });
 

@@ -149,6 +149,22 @@ export function trustStateContract(name: string, make: TrustStateFactory): void 
       assert.deepEqual(await store.versions(scope, gun), { root: 1 });
     });
 
+    it('lists the scopes and names with saved floors, up to the limit', async () => {
+      const store = await make();
+      assert.deepEqual(await store.names(10), []);
+      await store.write('https://notary.test', 'docker.io/library/only-files', 'root.json', Buffer.from('{}'));
+      await store.saveVersions('https://notary.test', 'docker.io/library/app', { root: 1 });
+      await store.saveVersions('https://notary.test', 'docker.io/team/deep/app', { root: 2 });
+      await store.saveVersions('imported:docker.io', 'docker.io/library/app', { root: 1 });
+      const key = (n: { scope: string; name: string }): string => `${n.scope} ${n.name}`;
+      assert.deepEqual((await store.names(10)).map(key).sort(), [
+        'https://notary.test docker.io/library/app',
+        'https://notary.test docker.io/team/deep/app',
+        'imported:docker.io docker.io/library/app',
+      ]);
+      assert.equal((await store.names(2)).length, 2);
+    });
+
     it('hands out copies of bytes and floors', async () => {
       const store = await make();
       const given = Buffer.from('root bytes');

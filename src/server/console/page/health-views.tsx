@@ -39,6 +39,7 @@ export function TrustView({ report }: { report: TrustHealthReport }) {
             <section key={key} class="trust-scope">
               <h2>
                 <span class="badge fmt">{first.format}</span> <code>{first.scope}</code>
+                {first.saved ? <span class="muted"> as last saved: not verified since Signet started</span> : null}
               </h2>
               <table>
                 <thead>

@@ -22,6 +22,7 @@ function storeFailingOn(which: 'versions' | 'read'): TrustStateStore {
     remove: async () => undefined,
     versions: async () => (which === 'versions' ? unreadable() : {}),
     saveVersions: async () => undefined,
+    names: async () => [],
   };
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { notaryHealth } from '../../../../src/trust/notary/health.js';
+import { MemoryTrustStateStore } from '../../../../src/cache/memory/trust-state.js';
+import { notaryHealth, savedRepository } from '../../../../src/trust/notary/health.js';
 import { parseSigned } from '../../../../src/trust/notary/metadata.js';
 import { VerifiedNotaryRepo } from '../../../../src/trust/notary/verified-repo.js';
 import { fixtureBytes, fixtureInfo } from '../../../harness/notary-fixtures.js';
@@ -61,5 +62,31 @@ describe('notary trust health', () => {
     assert.ok(snapshot);
     assert.equal(snapshot.expires, undefined);
     assert.equal(snapshot.notBefore, undefined);
+  });
+});
+
+describe('notary trust health of a saved state', () => {
+  const SCOPE = 'https://notary.test:4443';
+  const gun = fixtureInfo(NAME).gun;
+  async function store(skip?: string): Promise<MemoryTrustStateStore> {
+    const s = new MemoryTrustStateStore();
+    for (const role of ['root', 'timestamp', 'snapshot', ...TARGETS]) {
+      if (role !== skip) await s.write(SCOPE, gun, `${role}.json`, fixtureBytes(`${NAME}/${role}.json`));
+    }
+    await s.saveVersions(SCOPE, gun, { root: 1 });
+    return s;
+  }
+
+  it('reads back every role the snapshot lists, as the live state reports it', async () => {
+    const saved = await savedRepository(await store(), SCOPE, gun);
+    assert.ok(saved);
+    assert.deepEqual(notaryHealth(saved, SCOPE), notaryHealth(repo(), SCOPE));
+  });
+
+  it('leaves out a state with a file missing or damaged', async () => {
+    assert.equal(await savedRepository(await store('timestamp'), SCOPE, gun), undefined);
+    const damaged = await store();
+    await damaged.write(SCOPE, gun, 'snapshot.json', Buffer.from('{"signed":'));
+    assert.equal(await savedRepository(damaged, SCOPE, gun), undefined);
   });
 });
