@@ -15,7 +15,7 @@ export function TrustView({ report }: { report: TrustHealthReport }) {
       <h1>Trust health</h1>
       <p class="lead">
         What is about to break: signed metadata about to expire, keys and certificates near their end or due for rotation. Notary repositories appear once
-        Signet has verified them since it started; cosign and Notation material comes from the policy.
+        verified (here, before a restart, or by another replica); cosign and Notation material comes from the policy and the signatures that verified.
       </p>
       <div data-live="30">
         <h2>Warnings</h2>
