@@ -2,11 +2,12 @@
 // Runs the node:test suites: every *.test.ts under the given directories or files (default:
 // test, that is all three tiers: test/unit, test/integration, test/e2e).
 //
-// Two lanes, one node:test run each, one after the other:
-// - unit and integration files, as many at a time as the machine has cores (each file is its
-//   own process; they start their servers on free ports in temp dirs of their own, so they do
-//   not meet). Most of a file's time is waiting on a child (a registry, notary-server, radosgw,
-//   TypeScript compiling the file), so two at a time on two cores nearly halves the lane;
+// Three lanes, one node:test run each, one after the other:
+// - unit files, as many at a time as the machine has cores: each is its own process, pure and
+//   in process, so they cannot meet;
+// - integration files one at a time: they start real servers (a registry, notary-server,
+//   radosgw, Redis) and time what those do, and two of them at once on CI's two cores, next to
+//   the servers of both, were slow enough once to fail a test that passes alone;
 // - e2e files one at a time: they start dockerd and containerd, which take the machine's
 //   cgroups, mounts and loopback addresses for themselves.
 // (node:test orders the files of a lane by path itself.) A lane that fails does not stop the
@@ -51,10 +52,11 @@ if (unique.length === 0) {
   process.exit(1);
 }
 
-const serial = (file) => file.startsWith(`test${sep}e2e${sep}`);
+const tier = (file) => (file.startsWith(`test${sep}e2e${sep}`) ? 'e2e' : file.startsWith(`test${sep}integration${sep}`) ? 'integration' : 'unit');
 const lanes = [
-  { name: 'unit and integration', files: unique.filter((f) => !serial(f)), concurrency: Math.max(1, availableParallelism()) },
-  { name: 'e2e', files: unique.filter(serial), concurrency: 1 },
+  { name: 'unit', files: unique.filter((f) => tier(f) === 'unit'), concurrency: Math.max(1, availableParallelism()) },
+  { name: 'integration', files: unique.filter((f) => tier(f) === 'integration'), concurrency: 1 },
+  { name: 'e2e', files: unique.filter((f) => tier(f) === 'e2e'), concurrency: 1 },
 ].filter((lane) => lane.files.length > 0);
 
 const reporter = process.stdout.isTTY ? 'spec' : 'tap';
