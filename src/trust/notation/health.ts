@@ -2,10 +2,8 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { certificateItem, type TrustHealthItem } from '../health.js';
 import type { CertificateInfo } from '../x509/index.js';
-import type { FoundEnvelope } from './artifacts.js';
 import type { PreparedNotation } from './prepare.js';
 import type { TrustStoreType } from './types.js';
-import { openEnvelope } from './verifier.js';
 
 /**
  * The health of Notation trust material: the certificates of a requirement's trust stores, and
@@ -50,21 +48,6 @@ export class SigningChains {
 
   constructor(max: number) {
     this.#chains = new LRUCache({ max });
-  }
-
-  /**
-   * Remembers the chains of envelopes that verified. The verifier does not hand back the chain it
-   * checked, so the envelope is opened again; this only happens when a verdict is made afresh.
-   * Never throws: the report must not change a verdict.
-   */
-  async remember(repository: string, envelopes: Iterable<FoundEnvelope>): Promise<void> {
-    for (const envelope of envelopes) {
-      try {
-        this.record(repository, (await openEnvelope(envelope.bytes, envelope.mediaType)).chain);
-      } catch {
-        // It verified a moment ago; if it cannot be opened now there is nothing to report.
-      }
-    }
   }
 
   /** Remembers one chain, leaf first. */

@@ -9,7 +9,7 @@ import { DigestVerdicts } from '../digest-verdicts.js';
 import { mostTelling } from '../most-telling.js';
 import type { TrustHealthItem } from '../health.js';
 import { Denial, type Admission, type DenyReason, type Evidence, type Subject, type TrustSource } from '../source.js';
-import { readNotationEnvelope, type FoundEnvelope } from './artifacts.js';
+import { readNotationEnvelope } from './artifacts.js';
 import { NotationError, type NotationErrorCode } from './errors.js';
 import { SigningChains } from './health.js';
 import { prepareNotation, type PreparedNotation } from './prepare.js';
@@ -79,8 +79,6 @@ export class NotationTrustSource implements TrustSource<NotationRequirements> {
   readonly #clock: () => number;
   readonly #verdicts: DigestVerdicts;
   readonly #prepared = new WeakMap<NotationRequirements, PreparedNotation>();
-  /** The envelope each verified signature came from, until its verdict is made (for #signingChains). */
-  readonly #envelopes = new WeakMap<VerifiedSignature, FoundEnvelope>();
   readonly #signingChains = new SigningChains(DEFAULTS.notationChainsRemembered);
 
   constructor(options: NotationSourceOptions) {
@@ -142,10 +140,7 @@ export class NotationTrustSource implements TrustSource<NotationRequirements> {
         );
     }
     if (signers.size >= requirement.threshold) {
-      await this.#signingChains.remember(
-        `${subject.registry}/${subject.repository}`,
-        [...signers.values()].flatMap((s) => this.#envelopes.get(s) ?? []),
-      );
+      for (const s of signers.values()) this.#signingChains.record(`${subject.registry}/${subject.repository}`, s.chain);
       return {
         format: 'notation',
         digest: subject.digest,
@@ -220,7 +215,6 @@ export class NotationTrustSource implements TrustSource<NotationRequirements> {
           revocation: this.#o.revocation,
           now: new Date(this.#clock()),
         });
-        this.#envelopes.set(signature, envelope);
         out.push({ artifact, outcome: { ok: true, signature } });
       } catch (err) {
         const denial = asDenial(err, `the Notation signature ${descriptor.digest} of ${where}`);

@@ -56,6 +56,8 @@ export interface VerifiedSignature {
   expiry: Date | undefined;
   level: TrustPolicyStatement['level'];
   logged: LoggedFailure[];
+  /** The certificate chain that signed, leaf first (the console's trust health reports its validity). */
+  chain: readonly CertificateInfo[];
 }
 
 export async function verifySignature(envelope: Buffer, mediaType: string, target: TargetDescriptor, ctx: VerifyContext): Promise<VerifiedSignature> {
@@ -146,6 +148,7 @@ export async function verifySignature(envelope: Buffer, mediaType: string, targe
     expiry: content.expiry,
     level: statement.level,
     logged,
+    chain: content.chain,
   };
 }
 
