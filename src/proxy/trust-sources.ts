@@ -97,15 +97,28 @@ export function prepareTrustMaterial(config: Pick<Config, 'policy'>, trust: Pick
 
 /**
  * What the trust material says of its own health, for the console: the Notary repositories
- * verified since start (and those saved before, by this Signet or another replica), and the cosign and Notation material of every rule.
+ * verified since start (and those saved before, by this Signet or another replica), and the
+ * cosign and Notation material of every rule. The console asks on every page it draws; a rule's
+ * material does not change while Signet runs, so its report is made once per requirement.
  */
-export async function trustHealth(config: Pick<Config, 'policy'>, trust: Pick<TrustSources, 'notary' | 'cosign' | 'notation'>): Promise<TrustHealthItem[]> {
-  const items = [...trust.notary.health(), ...(await trust.notary.savedHealth()), ...trust.notation.signingChains()];
-  for (const rule of config.policy.rules) {
-    for (const entry of rule.require.entries) {
-      if (entry.format === 'cosign') items.push(...cosignHealth(trust.cosign.prepare(entry.requirement), entry.requirement.path));
-      if (entry.format === 'notation') items.push(...notationHealth(trust.notation.prepare(entry.requirement), entry.requirement.path));
+export function trustHealthReporter(
+  config: Pick<Config, 'policy'>,
+  trust: Pick<TrustSources, 'notary' | 'cosign' | 'notation'>,
+): () => Promise<TrustHealthItem[]> {
+  const ofRules = new WeakMap<object, TrustHealthItem[]>();
+  const ofRule = (requirement: object, report: () => TrustHealthItem[]): TrustHealthItem[] => {
+    let items = ofRules.get(requirement);
+    if (!items) ofRules.set(requirement, (items = report()));
+    return items;
+  };
+  return async () => {
+    const items = [...trust.notary.health(), ...(await trust.notary.savedHealth()), ...trust.notation.signingChains()];
+    for (const rule of config.policy.rules) {
+      for (const { format, requirement } of rule.require.entries) {
+        if (format === 'cosign') items.push(...ofRule(requirement, () => cosignHealth(trust.cosign.prepare(requirement), requirement.path)));
+        if (format === 'notation') items.push(...ofRule(requirement, () => notationHealth(trust.notation.prepare(requirement), requirement.path)));
+      }
     }
-  }
-  return items;
+    return items;
+  };
 }

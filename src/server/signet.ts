@@ -37,7 +37,7 @@ import { RecentDecisions } from './console/recent-decisions.js';
 import { ruleFormats } from './console/rule-formats.js';
 import { MetricsSampler } from './console/samples.js';
 import { MemoryDecisionLog } from '../cache/memory/decision-log.js';
-import { createTrustSources, prepareTrustMaterial, trustHealth } from '../proxy/trust-sources.js';
+import { createTrustSources, prepareTrustMaterial, trustHealthReporter } from '../proxy/trust-sources.js';
 
 export interface SignetOptions {
   config: Config;
@@ -200,7 +200,7 @@ export class Signet {
       ...this.#console,
       auth: this.#auth,
       maxLimit: DEFAULTS.consoleApiMaxLimit,
-      trustHealth: () => trustHealth(config, trust),
+      trustHealth: trustHealthReporter(config, trust),
       clock,
     };
     const consoleRoutes = consoleOptions ? [consoleApi(consoleOptions), consolePages(consoleOptions)] : [];

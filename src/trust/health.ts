@@ -34,11 +34,6 @@ export interface TrustHealthItem {
   saved?: boolean;
 }
 
-/** A trust source or material that reports its health. */
-export interface TrustHealthReporter {
-  health(): TrustHealthItem[];
-}
-
 /** A parsed certificate as a health item: subject, validity and where it sits. */
 export function certificateItem(
   cert: { subject: { text: string }; notBefore: Date; notAfter: Date },

@@ -38,10 +38,7 @@ export function consoleApi(o: ConsoleApiOptions) {
       return;
     }
     requireAdmin(ctx, o.auth);
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      ctx.set('Allow', 'GET, HEAD');
-      throw new SignetError('UNSUPPORTED', `${ctx.method} is not supported on ${PREFIX}: the API is read-only`, { status: 405 });
-    }
+    refuseWrites(ctx, PREFIX, 'the API');
     ctx.set('Cache-Control', 'no-store');
     switch (ctx.path) {
       case PREFIX:
@@ -67,6 +64,13 @@ export function consoleApi(o: ConsoleApiOptions) {
         throw new SignetError('UNSUPPORTED', `no such API endpoint: ${ctx.path.slice(0, 80)}; see ${PREFIX}`, { status: 404 });
     }
   };
+}
+
+/** The console's API and pages only read: any other method is 405 with the methods allowed. */
+export function refuseWrites(ctx: Context, where: string, what: string): void {
+  if (ctx.method === 'GET' || ctx.method === 'HEAD') return;
+  ctx.set('Allow', 'GET, HEAD');
+  throw new SignetError('UNSUPPORTED', `${ctx.method} is not supported on ${where}: ${what} is read-only`, { status: 405 });
 }
 
 /** The query of GET /api/v1/decisions, validated: each filter at most once, `limit` 1..maxLimit. */

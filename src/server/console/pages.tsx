@@ -2,7 +2,7 @@ import { renderToString } from 'hono/jsx/dom/server';
 import type { Context, Next } from 'koa';
 import { SignetError } from '../../errors.js';
 import { requireAdmin } from '../auth/guards.js';
-import { decisionFilter, type ConsoleApiOptions } from './api.js';
+import { decisionFilter, refuseWrites, type ConsoleApiOptions } from './api.js';
 import { CONSOLE_CSS, CONSOLE_JS } from './page/assets.js';
 import { DecisionsView, DenialsView, InventoryView } from './page/decision-views.js';
 import { CacheView, TrustView } from './page/health-views.js';
@@ -48,10 +48,7 @@ export function consolePages(o: ConsolePagesOptions) {
       if (err instanceof SignetError && err.code === 'UNAUTHORIZED') ctx.set('WWW-Authenticate', 'Basic realm="Signet console", charset="UTF-8"');
       throw err;
     }
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      ctx.set('Allow', 'GET, HEAD');
-      throw new SignetError('UNSUPPORTED', `${ctx.method} is not supported on ${CONSOLE_PATH}: the console is read-only`, { status: 405 });
-    }
+    refuseWrites(ctx, CONSOLE_PATH, 'the console');
     ctx.set(SECURITY_HEADERS);
     const asset = ASSETS[ctx.path];
     if (asset) {

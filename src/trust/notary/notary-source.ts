@@ -90,6 +90,8 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
   readonly #verdicts = new TagVerdictMemo(DEFAULTS.verdictMemoEntries);
   /** When each verified state was last confirmed with its server (Admission.confirmedAt). */
   readonly #confirmed = new WeakMap<VerifiedNotaryRepo, number>();
+  /** The health of each verified state, made once: a state object never changes (its key certificates are parsed once). */
+  readonly #healthOf = new WeakMap<VerifiedNotaryRepo, TrustHealthItem[]>();
   /** The last report on saved states (savedHealth), and when it was made. */
   #saved: { at: number; items: TrustHealthItem[] } | undefined;
 
@@ -171,16 +173,21 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
    * trustStateMemoryEntries): each role's expiry, each key's certificate validity.
    */
   health(): TrustHealthItem[] {
-    const items: TrustHealthItem[] = [];
-    const seen = new Set<string>();
+    return [...this.#held().values()].flatMap(({ server, repo }) => {
+      let items = this.#healthOf.get(repo);
+      if (!items) this.#healthOf.set(repo, (items = notaryHealth(repo, server)));
+      return items;
+    });
+  }
+
+  /** The verified states held, one per "<server> <GUN>" whatever expiry grace it was loaded under (keys as `load` makes them). */
+  #held(): Map<string, { server: string; repo: VerifiedNotaryRepo }> {
+    const held = new Map<string, { server: string; repo: VerifiedNotaryRepo }>();
     for (const [key, entry] of this.#cache.entries()) {
-      // One state per server and GUN, whatever expiry grace it was loaded under.
       const [server = '', gun = ''] = key.split(' ');
-      if (seen.has(`${server} ${gun}`)) continue;
-      seen.add(`${server} ${gun}`);
-      items.push(...notaryHealth(entry.repo, server));
+      if (!held.has(`${server} ${gun}`)) held.set(`${server} ${gun}`, { server, repo: entry.repo });
     }
-    return items;
+    return held;
   }
 
   /**
@@ -191,7 +198,7 @@ export class NotaryTrustSource implements TrustSource<NotaryRequirements> {
   async savedHealth(): Promise<TrustHealthItem[]> {
     const now = this.#clock();
     if (this.#saved && now - this.#saved.at < DEFAULTS.trustHealthSavedSeconds * 1000) return this.#saved.items;
-    const held = new Set([...this.#cache.keys()].map((key) => key.split(' ').slice(0, 2).join(' ')));
+    const held = this.#held();
     const items: TrustHealthItem[] = [];
     try {
       for (const { scope, name } of await this.#o.store.names(DEFAULTS.trustStateMemoryEntries)) {
